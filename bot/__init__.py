@@ -1,0 +1,1 @@
+"""Trial assistant backend: trial data layer, web app, channels and CLI."""
