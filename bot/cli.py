@@ -92,6 +92,18 @@ def _run(args) -> int:
     return run_stack(web=not args.no_web)
 
 
+def _shell(_args) -> int:
+    from bot.stack import run_shell
+
+    return run_shell()
+
+
+def _nlu_report(args) -> int:
+    from bot.nlu_report import cross_validate
+
+    return cross_validate(folds=args.folds, minimum_f1=args.min_f1)
+
+
 def _web(_args) -> int:
     from bot.web.app import run
 
@@ -132,6 +144,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-web", action="store_true")
     run.set_defaults(func=_run)
     sub.add_parser("web", help="start the web app alone").set_defaults(func=_web)
+    sub.add_parser("shell", help="chat in the terminal (rasa shell)").set_defaults(func=_shell)
+    nlu = sub.add_parser("nlu-report", help="NLU cross-validation report")
+    nlu.add_argument("--folds", type=int, default=5)
+    nlu.add_argument("--min-f1", type=float, default=0.95)
+    nlu.set_defaults(func=_nlu_report)
     return root
 
 

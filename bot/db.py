@@ -6,9 +6,8 @@ shared across concurrent requests.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Dict, Iterator, Optional
 
 from alembic import command
 from alembic.config import Config
@@ -39,9 +38,15 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-@lru_cache(maxsize=None)
+_engines: Dict[str, Engine] = {}
+
+
 def get_engine(url: Optional[str] = None) -> Engine:
-    return make_engine(url or get_settings().database_url)
+    """One pooled engine per database URL, shared by the sessions of this process."""
+    url = url or get_settings().database_url
+    if url not in _engines:
+        _engines[url] = make_engine(url)
+    return _engines[url]
 
 
 def get_sessionmaker(url: Optional[str] = None) -> sessionmaker:
@@ -74,3 +79,10 @@ def upgrade(url: Optional[str] = None) -> None:
     url = url or get_settings().database_url
     make_engine(url).dispose()  # creates the SQLite folder when needed
     command.upgrade(alembic_config(url), "head")
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests and forked workers start clean)."""
+    for engine in list(_engines.values()):
+        engine.dispose()
+    _engines.clear()

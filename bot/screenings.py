@@ -127,3 +127,13 @@ def list_screenings(
             )
             for s in session.scalars(query)
         ]
+
+
+def results(screening_id: int) -> List[AnswerRow]:
+    """The answers given so far in one screening, in the order they were asked."""
+    with session_scope() as session:
+        record = session.get(models.Screening, screening_id)
+        if record is None:
+            return []
+        return [AnswerRow(a.criterion.key, a.answer_text, a.value, a.result)
+                for a in record.answers]

@@ -25,6 +25,8 @@ class Settings:
     )
     # The study this assistant is for; every "this study" answer is about it.
     trial_id: str = field(default_factory=lambda: os.environ.get("TRIAL_NCT_ID", "NCT05113290"))
+    # Region for phone numbers typed without a country code (callback requests).
+    phone_region: str = field(default_factory=lambda: os.environ.get("PHONE_REGION", "CN"))
     rasa_port: int = field(default_factory=lambda: int(os.environ.get("RASA_PORT", "5005")))
     action_port: int = field(default_factory=lambda: int(os.environ.get("ACTION_PORT", "5055")))
     web_port: int = field(default_factory=lambda: int(os.environ.get("WEB_PORT", "8000")))

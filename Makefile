@@ -1,0 +1,48 @@
+# The two commands: `make run` (set up, load the trial data, train if needed, start everything)
+# and `make test` (the whole suite). See README.md.
+SHELL := /bin/bash
+VENV := .venv/bin
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: setup seed train run test test-unit validate core-test nlu-report shell lock clean
+
+setup:
+	@scripts/setup.sh
+
+seed: setup
+	@$(VENV)/python -m bot seed
+
+# Rasa fingerprints data, config and domain: an unchanged project reuses the newest model.
+train: setup
+	@$(VENV)/rasa train --quiet --out models
+
+run: seed train
+	@$(VENV)/python -m bot run
+
+validate: setup
+	@$(VENV)/rasa data validate --fail-on-warnings --quiet
+
+core-test: train
+	@scripts/core-test.sh
+
+# 5-fold NLU cross-validation; writes results/nlu/intent_report.json and prints the F1.
+nlu-report: setup
+	@$(VENV)/python -m bot nlu-report
+
+test: setup validate train core-test
+	@$(VENV)/python -m pytest
+
+test-unit: setup
+	@$(VENV)/python -m pytest -m "not live and not slow and not browser"
+
+shell: seed train
+	@$(VENV)/python -m bot shell
+
+lock: setup
+	@(echo "# pip freeze of a working environment (Python 3.10, Rasa 3.6.21). Regenerate: make lock"; \
+	  $(VENV)/pip freeze --exclude-editable) > constraints.txt
+
+clean:
+	rm -rf var results models/*.tar.gz

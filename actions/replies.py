@@ -1,0 +1,29 @@
+"""Renders the reply wording in replies.yml with the facts an action read from the database."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict
+
+import yaml
+from jinja2 import Environment, StrictUndefined
+from rasa_sdk.executor import CollectingDispatcher
+
+REPLIES = Path(__file__).with_name("replies.yml")
+# Plain text out: channels and the widget show replies as text, so nothing is HTML-escaped here.
+_jinja = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+@lru_cache(maxsize=1)
+def _replies() -> Dict[str, Dict[str, Any]]:
+    return yaml.safe_load(REPLIES.read_text(encoding="utf-8"))
+
+
+def render(name: str, **facts: Any) -> str:
+    """The reply's text; a fact missing from `facts` raises rather than showing a gap."""
+    return _jinja.from_string(_replies()[name]["text"]).render(**facts)
+
+
+def say(dispatcher: CollectingDispatcher, name: str, **facts: Any) -> None:
+    reply = _replies()[name]
+    dispatcher.utter_message(text=render(name, **facts), buttons=reply.get("buttons", []))

@@ -1,0 +1,112 @@
+"""Starts the whole stack in the foreground: action server, Rasa server and web app.
+
+Ctrl-C (or any one of them dying) stops all of them. Every setting has a default, so a bare
+machine needs no environment variables; see the README for the list.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Dict, List
+
+from bot.settings import ROOT, VAR_DIR, get_settings
+
+BIN = Path(sys.executable).parent
+
+
+def stack_env() -> Dict[str, str]:
+    """The environment Rasa's endpoints.yml expects, with defaults filled in."""
+    settings = get_settings()
+    env = dict(os.environ)
+    env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{settings.action_port}/webhook")
+    env.setdefault("TRACKER_STORE_URL", settings.tracker_store_url)
+    env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def rasa_command(port: int) -> List[str]:
+    return [str(BIN / "rasa"), "run", "--port", str(port), "--model", str(ROOT / "models"),
+            "--credentials", str(ROOT / "credentials.yml"),
+            "--endpoints", str(ROOT / "endpoints.yml"), "--cors", "*"]
+
+
+def action_command(port: int) -> List[str]:
+    return [str(BIN / "rasa"), "run", "actions", "--port", str(port), "--actions", "actions"]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{' '.join(process.args[:3])} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")
+
+
+def run_stack(web: bool = True) -> int:
+    settings = get_settings()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    env = stack_env()
+    services = [
+        ("action server", action_command(settings.action_port),
+         f"http://127.0.0.1:{settings.action_port}/health"),
+        ("Rasa server", rasa_command(settings.rasa_port), f"http://127.0.0.1:{settings.rasa_port}/"),
+    ]
+    if web:
+        services.append(("web app", [sys.executable, "-m", "bot", "web"],
+                         f"http://127.0.0.1:{settings.web_port}/health"))
+    processes: List[subprocess.Popen] = []
+    try:
+        for label, command, health in services:
+            print(f"starting {label}: {' '.join(command)}", flush=True)
+            process = subprocess.Popen(command, cwd=ROOT, env=env)
+            processes.append(process)
+            wait_until_up(health, process, 180)
+            print(f"{label} is up: {health.rsplit('/', 1)[0]}", flush=True)
+        print(f"\nChat over REST: POST http://127.0.0.1:{settings.rasa_port}/webhooks/rest/webhook"
+              + (f"\nDemo page with the chat widget: http://127.0.0.1:{settings.web_port}/"
+                 if web else "") + "\nCtrl-C stops everything.", flush=True)
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        print("a service stopped; stopping the others", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def run_shell() -> int:
+    """`rasa shell` against the action server, with the same environment."""
+    settings = get_settings()
+    env = stack_env()
+    actions = subprocess.Popen(action_command(settings.action_port), cwd=ROOT, env=env)
+    try:
+        wait_until_up(f"http://127.0.0.1:{settings.action_port}/health", actions, 120)
+        return subprocess.call(
+            [str(BIN / "rasa"), "shell", "--model", str(ROOT / "models"),
+             "--endpoints", str(ROOT / "endpoints.yml")], cwd=ROOT, env=env)
+    finally:
+        actions.terminate()
+        actions.wait(timeout=15)

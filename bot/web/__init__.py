@@ -1,0 +1,1 @@
+"""The aiohttp web app: demo page with the chat widget, and the staff console."""
