@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -58,13 +59,14 @@ def join_words(items: List[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-class StudyAction(Action):
+class StudyAction(Action, ABC):
     """An action that answers from this assistant's study record."""
 
+    @abstractmethod
     async def answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, study: trials.StudyFacts
     ) -> List[Dict[Text, Any]]:
-        raise NotImplementedError
+        """Say the answer with `say(...)`; return the events to apply."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]

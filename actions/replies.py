@@ -19,11 +19,11 @@ def _replies() -> Dict[str, Dict[str, Any]]:
     return yaml.safe_load(REPLIES.read_text(encoding="utf-8"))
 
 
-def render(name: str, **facts: Any) -> str:
+def render(reply: str, /, **facts: Any) -> str:
     """The reply's text; a fact missing from `facts` raises rather than showing a gap."""
-    return _jinja.from_string(_replies()[name]["text"]).render(**facts)
+    return _jinja.from_string(_replies()[reply]["text"]).render(**facts)
 
 
-def say(dispatcher: CollectingDispatcher, name: str, **facts: Any) -> None:
-    reply = _replies()[name]
-    dispatcher.utter_message(text=render(name, **facts), buttons=reply.get("buttons", []))
+def say(dispatcher: CollectingDispatcher, reply: str, /, **facts: Any) -> None:
+    buttons = _replies()[reply].get("buttons", [])
+    dispatcher.utter_message(text=render(reply, **facts), buttons=buttons)

@@ -1,0 +1,104 @@
+"""Live end-to-end: the real action server and Rasa server with the trained model, over REST.
+
+The tracker store is PostgreSQL when TEST_POSTGRES_URL is set (as in CI), else SQLite.
+"""
+import copy
+import json
+import uuid
+
+import pytest
+
+from bot.db import dispose_engines
+from tests.conftest import BACKENDS, SEED, _drop_postgres_database, _fresh_postgres_database
+from tests.live import Stack
+
+pytestmark = pytest.mark.live
+PHONE = "0086-18991232095"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("live")
+    database_url = f"sqlite:///{workdir / 'trials.db'}"
+    postgres = "postgresql" in BACKENDS
+    tracker_url = _fresh_postgres_database() if postgres else f"sqlite:///{workdir / 'tracker.db'}"
+    running = Stack(workdir, database_url, tracker_url)
+    seeded = running.cli("seed")
+    assert seeded.returncode == 0, seeded.stderr
+    running.start()
+    yield running
+    running.stop()
+    dispose_engines()
+    if postgres:
+        _drop_postgres_database(tracker_url)
+
+
+def new_sender() -> str:
+    return f"live-{uuid.uuid4().hex[:8]}"
+
+
+def test_greeting_offers_what_it_can_do(stack):
+    reply = stack.send(new_sender(), "hello")
+    assert "automated assistant" in reply[0]["text"]
+    assert "/ask_status" in [b["payload"] for b in reply[0]["buttons"]]
+
+
+def test_recruitment_status_comes_from_the_database(stack):
+    reply = stack.say(new_sender(), "is the study recruiting?")
+    assert '"not yet recruiting"' in reply
+    assert "already passed" in reply and PHONE in reply
+
+
+def test_typos_and_lay_words_still_get_the_phone(stack):
+    assert PHONE in stack.say(new_sender(), "whats the fone numbr to call")
+    assert "don't have an e-mail address" in stack.say(new_sender(), "can i email them")
+
+
+def test_related_recruiting_liver_cancer_studies(stack):
+    reply = stack.say(new_sender(), "are there other recruiting liver cancer trials?")
+    assert "NCT03642561" in reply and "NCT04401800" in reply
+    assert "NCT04209491" not in reply and "completed" not in reply
+
+
+def test_related_studies_by_drug(stack):
+    reply = stack.say(new_sender(), "any other studies with cabozantinib")
+    for nct_id in ("NCT01908426", "NCT03170960", "NCT03963206", "NCT04767906"):
+        assert nct_id in reply
+
+
+def test_medical_advice_is_declined(stack):
+    reply = stack.say(new_sender(), "should i stop taking my sorafenib tablets?")
+    assert "not able to give medical advice" in reply and PHONE in reply
+
+
+def test_out_of_scope_gets_the_polite_fallback(stack):
+    reply = stack.say(new_sender(), "what's the weather like in paris tomorrow")
+    assert "I can only help with questions about this study" in reply and PHONE in reply
+
+
+def test_a_registry_refresh_changes_the_next_answer(stack, tmp_path):
+    record = json.loads((SEED / "NCT05113290.json").read_text())
+    changed = copy.deepcopy(record)
+    changed["protocolSection"]["statusModule"].update(
+        overallStatus="RECRUITING", statusVerifiedDate="2026-11",
+        completionDateStruct={"date": "2028-12", "type": "ESTIMATED"})
+    path = tmp_path / "refresh.json"
+    path.write_text(json.dumps(changed))
+    try:
+        result = stack.cli("trials", "import", str(path))
+        assert result.returncode == 0, result.stderr
+        reply = stack.say(new_sender(), "is it recruiting now?")
+        assert '"recruiting"' in reply and "last verified in November 2026" in reply
+    finally:
+        assert stack.cli("trials", "import", str(SEED / "NCT05113290.json")).returncode == 0
+    assert '"not yet recruiting"' in stack.say(new_sender(), "is it recruiting now?")
+
+
+def test_a_restarted_server_continues_the_conversation(stack):
+    sender = new_sender()
+    assert "Do you agree" in stack.say(sender, "can I take part in this study?")
+    assert "(1 of 5)" in stack.say(sender, "yes")
+    assert "(2 of 5)" in stack.say(sender, "yes")
+    stack.stop_rasa()
+    stack.start_rasa()
+    assert "(3 of 5)" in stack.say(sender, "no")
