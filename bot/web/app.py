@@ -1,11 +1,14 @@
-"""Application factory for the web app; tests call `create_app` directly."""
+"""Application factory for the web app; tests call `create_app` directly.
+
+Routes are registered in one place per area: `widget.setup` (demo page and chat widget) and
+`staff.setup` (the staff console under /staff).
+"""
 from __future__ import annotations
 
 from aiohttp import web
 
 from bot.settings import Settings, get_settings
-
-SETTINGS = web.AppKey("settings", Settings)
+from bot.web.keys import SETTINGS
 
 
 async def health(request: web.Request) -> web.Response:
@@ -13,9 +16,13 @@ async def health(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
+    from bot.web import staff, widget
+
     app = web.Application(client_max_size=64 * 1024)
     app[SETTINGS] = settings or get_settings()
     app.router.add_get("/health", health)
+    widget.setup(app)
+    staff.setup(app)
     return app
 
 
