@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Text
 
+from rasa_sdk.events import UserUtteranceReverted
+
 from actions.common import StudyAction, contact_line
 from actions.replies import say
 
@@ -51,7 +53,9 @@ class ActionMedicalAdvice(StudyAction):
 
 
 class ActionFallback(StudyAction):
-    """Low NLU confidence or an out-of-scope question: say what I can do and who to call."""
+    """Low NLU confidence, an out-of-scope question, or a turn no rule covers: say what I can
+    do and who to call. The message is reverted, so the conversation goes on as before it and
+    the dialogue cannot loop on a turn it has no rule for."""
 
     def name(self) -> Text:
         return "action_fallback"
@@ -59,4 +63,4 @@ class ActionFallback(StudyAction):
     async def answer(self, dispatcher, tracker, study) -> List[Dict[Text, Any]]:
         say(dispatcher, "fallback")
         say_contact(dispatcher, study)
-        return []
+        return [UserUtteranceReverted()]

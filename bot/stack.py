@@ -32,8 +32,13 @@ def stack_env() -> Dict[str, str]:
 
 
 def rasa_command(port: int) -> List[str]:
+    """`rasa run` with the channels whose environment variables are set (bot.channels)."""
+    from bot.channels import write_credentials
+
+    credentials = write_credentials(VAR_DIR / "credentials.yml")
     return [str(BIN / "rasa"), "run", "--port", str(port), "--model", str(ROOT / "models"),
-            "--credentials", str(ROOT / "credentials.yml"),
+            "--interface", os.environ.get("RASA_INTERFACE", "127.0.0.1"),
+            "--credentials", str(credentials),
             "--endpoints", str(ROOT / "endpoints.yml"), "--cors", "*"]
 
 

@@ -102,3 +102,63 @@ def test_a_restarted_server_continues_the_conversation(stack):
     stack.stop_rasa()
     stack.start_rasa()
     assert "(3 of 5)" in stack.say(sender, "no")
+
+
+def stored_screening(stack, sender):
+    result = stack.cli("screenings", "list")
+    assert result.returncode == 0, result.stderr
+    blocks = result.stdout.split("\n#")
+    return next(b for b in blocks if f"conversation={sender}" in b)
+
+
+def test_a_full_screening_for_an_eligible_profile_ends_with_a_callback(stack):
+    sender = new_sender()
+    consent = stack.say(sender, "can my father take part?")
+    assert "stored and seen by the study team" in consent
+    assert "(1 of 5)" in stack.say(sender, "yes")
+    assert "(2 of 5)" in stack.say(sender, "yes")
+    assert "(3 of 5)" in stack.say(sender, "no")
+    assert "(4 of 5)" in stack.say(sender, "yes")
+    assert "(5 of 5)" in stack.say(sender, "yep")
+    outcome = stack.say(sender, "yes it stayed stable")
+    assert "may be eligible" in outcome and "final decision" in outcome and PHONE in outcome
+    assert "Which phone number" not in outcome
+    assert "What name" in stack.say(sender, "yes please")
+    assert "Which phone number" in stack.say(sender, "Wang Fang")
+    assert "doesn't look like a phone number" in stack.say(sender, "12")
+    saved = stack.say(sender, "189 1234 5678")
+    assert "Thank you, Wang Fang" in saved and "+86 189 1234 5678" in saved
+    record = stored_screening(stack, sender)
+    assert "may_be_eligible channel=rest" in record
+    assert "stable_on_sorafenib: yes (pass)" in record
+    assert "callback: Wang Fang +86 189 1234 5678 [new]" in record
+
+
+def test_progression_on_sorafenib_is_ruled_out_with_alternatives(stack):
+    sender = new_sender()
+    stack.say(sender, "am I eligible for this trial?")
+    for answer in ("yes", "no", "yes", "yes"):
+        stack.say(sender, answer)
+    outcome = stack.say(sender, "no it grew")
+    assert "probably can't take part" in outcome and "stayed stable" in outcome
+    assert "NCT03642561" in outcome and "final decision" in outcome
+    record = stored_screening(stack, sender)
+    assert "not_eligible" in record and "stable_on_sorafenib: no (fail) «no it grew»" in record
+
+
+def test_side_question_and_stop_midway(stack):
+    sender = new_sender()
+    stack.say(sender, "how can I join the study")
+    assert "(1 of 5)" in stack.say(sender, "ok")
+    side = stack.say(sender, "sorry, what's the phone number for the study?")
+    assert PHONE in side and "(1 of 5)" in side
+    assert "stopped the questions" in stack.say(sender, "stop")
+    assert "stopped" in stored_screening(stack, sender)
+
+
+def test_no_consent_stores_nothing(stack):
+    sender = new_sender()
+    stack.say(sender, "could I be in this study?")
+    reply = stack.say(sender, "no")
+    assert "nothing about you has been stored" in reply and PHONE in reply
+    assert f"conversation={sender}" not in stack.cli("screenings", "list").stdout
