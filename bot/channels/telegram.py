@@ -138,7 +138,10 @@ class VerifiedTelegramInput(TelegramInput):
         try:
             return await bot.set_webhook(self.webhook_url)
         finally:
-            await bot.close()
+            # aiogram 2.15's Bot.close() is deprecated; close the HTTP session it opened, if any
+            session = getattr(bot, "_session", None)
+            if session is not None and not session.closed:
+                await session.close()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         telegram_webhook = super().blueprint(on_new_message)

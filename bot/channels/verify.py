@@ -69,7 +69,7 @@ def twilio_signed_url(request_url: str, webhook_url: Optional[str]) -> str:
 def twilio_form_params(body: bytes) -> dict:
     """POST parameters as Twilio signs them: blank values included (Sanic's ``request.form``
     drops them, which would break the signature of e.g. a media message with ``Body=``)."""
-    return parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
 
 
 class _MultiDict(dict):
@@ -100,16 +100,6 @@ def twilio_signature_is_valid(
     except Exception:  # a malformed header or URL is simply not a valid signature
         logger.debug("Twilio signature check failed with an error", exc_info=True)
         return False
-
-
-def twilio_signature(auth_token: str, url: str, params: Mapping[str, Any]) -> str:
-    """Compute a Twilio signature (used by tests and by anyone replaying a webhook locally)."""
-    from twilio.request_validator import RequestValidator
-
-    multi = _MultiDict(
-        {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in params.items()}
-    )
-    return RequestValidator(auth_token).compute_signature(url, multi)
 
 
 # --- WeChat -------------------------------------------------------------------------------

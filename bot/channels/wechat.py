@@ -77,7 +77,6 @@ DEFAULT_NON_TEXT_REPLY = (
     "Sorry, I can only read text messages. Please type your question."
 )
 DEFAULT_ERROR_REPLY = "Sorry, something went wrong. Please try again in a moment."
-NON_TEXT_TYPES = {"image", "voice", "video", "shortvideo", "location", "link", "file"}
 # errcodes meaning "this access token is no longer valid": fetch a new one and retry once
 TOKEN_ERRORS = {40001, 40014, 42001}
 API_TIMEOUT = 10.0
@@ -547,6 +546,7 @@ class WeChatInput(InputChannel):
                 if fields.get("Event", "").lower() == "subscribe":
                     return self._xml(fields, self.welcome_text)
                 return self._success()
+            # image, voice, video, shortvideo, location, link, file and any newer type
             return self._xml(fields, self.non_text_reply)
 
         return wechat_webhook
