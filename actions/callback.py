@@ -91,7 +91,8 @@ class ActionAskCallbackName(Action):
 
     async def run(self, dispatcher, tracker, domain) -> List[Dict[Text, Any]]:
         say(dispatcher, "ask_callback_name")
-        return []
+        # The offer is taken: from here a "no" is an answer inside the form, not a decline.
+        return [SlotSet("callback_offered", False)]
 
 
 class ActionAskCallbackPhone(Action):

@@ -26,6 +26,7 @@ def test_every_domain_intent_has_at_least_30_examples():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # five trainings; minutes on a busy 2-core machine
 def test_five_fold_cross_validation_intent_f1():
     assert cross_validate(folds=5, minimum_f1=0.95) == 0
     report = json.loads((OUT / "intent_report.json").read_text())
