@@ -137,7 +137,7 @@ def test_a_full_screening_for_an_eligible_profile_ends_with_a_callback(stack):
 def test_progression_on_sorafenib_is_ruled_out_with_alternatives(stack):
     sender = new_sender()
     stack.say(sender, "am I eligible for this trial?")
-    for answer in ("yes", "no", "yes", "yes"):
+    for answer in ("yes", "yes", "no", "yes", "yes"):  # consent, then questions 1-4
         stack.say(sender, answer)
     outcome = stack.say(sender, "no it grew")
     assert "probably can't take part" in outcome and "stayed stable" in outcome
