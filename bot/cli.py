@@ -149,6 +149,8 @@ def parser() -> argparse.ArgumentParser:
     nlu.add_argument("--folds", type=int, default=5)
     nlu.add_argument("--min-f1", type=float, default=0.95)
     nlu.set_defaults(func=_nlu_report)
+    from bot import staff_cli  # staff console: staff add|list, nlu export, logs purge
+    staff_cli.register(sub)
     return root
 
 

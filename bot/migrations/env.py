@@ -3,6 +3,7 @@ from alembic import context
 
 from bot.db import make_engine
 from bot.models import Base
+import bot.console_models  # noqa: F401,E402  (the staff console's tables, same metadata)
 
 config = context.config
 
