@@ -6,8 +6,9 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, Iterator, List
 
 from bot.settings import ROOT
 from bot.stack import action_command, rasa_command, stack_env, wait_until_up
@@ -89,3 +90,25 @@ class Stack:
     def say(self, sender: str, text: str) -> str:
         """The bot's reply texts, joined by newlines."""
         return "\n".join(m.get("text", "") for m in self.send(sender, text))
+
+
+@contextmanager
+def seeded_stack(workdir: Path) -> Iterator[Stack]:
+    """A running stack over a freshly seeded trial database; the tracker store is PostgreSQL
+    when TEST_POSTGRES_URL is set (as in CI), else SQLite."""
+    from bot.db import dispose_engines
+    from tests.conftest import BACKENDS, _drop_postgres_database, _fresh_postgres_database
+
+    postgres = "postgresql" in BACKENDS
+    tracker_url = _fresh_postgres_database() if postgres else f"sqlite:///{workdir / 'tracker.db'}"
+    running = Stack(workdir, f"sqlite:///{workdir / 'trials.db'}", tracker_url)
+    seeded = running.cli("seed")
+    assert seeded.returncode == 0, seeded.stderr
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+        dispose_engines()
+        if postgres:
+            _drop_postgres_database(tracker_url)

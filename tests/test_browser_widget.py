@@ -12,11 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from bot.db import dispose_engines
 from bot.settings import ROOT
 from bot.stack import wait_until_up
-from tests.conftest import BACKENDS, _drop_postgres_database, _fresh_postgres_database
-from tests.live import Stack, free_port
+from tests.live import free_port, seeded_stack
 
 pytestmark = pytest.mark.browser
 
@@ -29,18 +27,8 @@ SHADOW = "document.getElementById('trialchat-root').shadowRoot"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("browser")
-    postgres = "postgresql" in BACKENDS
-    tracker_url = _fresh_postgres_database() if postgres else f"sqlite:///{workdir / 'tracker.db'}"
-    running = Stack(workdir, f"sqlite:///{workdir / 'trials.db'}", tracker_url)
-    seeded = running.cli("seed")
-    assert seeded.returncode == 0, seeded.stderr
-    running.start()
-    yield running
-    running.stop()
-    dispose_engines()
-    if postgres:
-        _drop_postgres_database(tracker_url)
+    with seeded_stack(tmp_path_factory.mktemp("browser")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

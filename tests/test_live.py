@@ -1,6 +1,6 @@
 """Live end-to-end: the real action server and Rasa server with the trained model, over REST.
 
-The tracker store is PostgreSQL when TEST_POSTGRES_URL is set (as in CI), else SQLite.
+The stack comes from tests.live.seeded_stack.
 """
 import copy
 import json
@@ -8,9 +8,8 @@ import uuid
 
 import pytest
 
-from bot.db import dispose_engines
-from tests.conftest import BACKENDS, SEED, _drop_postgres_database, _fresh_postgres_database
-from tests.live import Stack
+from tests.conftest import SEED
+from tests.live import seeded_stack
 
 pytestmark = pytest.mark.live
 PHONE = "0086-18991232095"
@@ -18,19 +17,8 @@ PHONE = "0086-18991232095"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("live")
-    database_url = f"sqlite:///{workdir / 'trials.db'}"
-    postgres = "postgresql" in BACKENDS
-    tracker_url = _fresh_postgres_database() if postgres else f"sqlite:///{workdir / 'tracker.db'}"
-    running = Stack(workdir, database_url, tracker_url)
-    seeded = running.cli("seed")
-    assert seeded.returncode == 0, seeded.stderr
-    running.start()
-    yield running
-    running.stop()
-    dispose_engines()
-    if postgres:
-        _drop_postgres_database(tracker_url)
+    with seeded_stack(tmp_path_factory.mktemp("live")) as running:
+        yield running
 
 
 def new_sender() -> str:

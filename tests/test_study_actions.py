@@ -3,7 +3,6 @@ import copy
 import json
 
 import pytest
-from sqlalchemy import create_engine
 
 from actions.contact import ActionContact, ActionEmail, ActionFallback, ActionMedicalAdvice
 from actions.related import ActionRelatedStudies
