@@ -6,7 +6,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup seed train run test test-unit validate core-test nlu-report shell lock clean
+.PHONY: setup seed train run run-prod bench test test-unit validate core-test nlu-report shell lock clean
 
 setup:
 	@scripts/setup.sh
@@ -20,6 +20,14 @@ train: setup
 
 run: seed train
 	@$(VENV)/python -m bot run
+
+# Production profile: PostgreSQL, Redis lock store, Rasa and action replicas behind nginx.
+run-prod: seed train
+	@$(VENV)/python -m bot.prod
+
+# Benchmark (not a test): prints throughput, latency percentiles, memory and ratios.
+bench: setup train
+	@$(VENV)/python -m bot.bench
 
 validate: setup
 	@$(VENV)/rasa data validate --fail-on-warnings --quiet

@@ -680,7 +680,8 @@ TELEGRAM_ENV = {
 
 
 def test_credentials_without_channel_variables_are_rest_and_socketio_only():
-    assert list(build_credentials({})) == ["rest", "socketio"]
+    assert list(build_credentials({})) == [
+        "bot.channels.rest.CheckedRestInput", "bot.channels.socketio.CheckedSocketIOInput"]
 
 
 def test_credentials_include_configured_channels_as_placeholders(tmp_path):
@@ -695,8 +696,8 @@ def test_credentials_include_configured_channels_as_placeholders(tmp_path):
     assert TELEGRAM_SECRET not in text and TWILIO_TOKEN not in text  # no secret on disk
     credentials = build_credentials(env)
     assert list(credentials) == [
-        "rest",
-        "socketio",
+        "bot.channels.rest.CheckedRestInput",
+        "bot.channels.socketio.CheckedSocketIOInput",
         "bot.channels.telegram.VerifiedTelegramInput",
         "bot.channels.twilio.VerifiedTwilioInput",
     ]
@@ -741,7 +742,8 @@ def test_generated_credentials_start_the_channels_without_network(tmp_path, monk
         if key.startswith("bot.channels."):
             channels.append(class_from_module_path(key).from_credentials(section))
     register(channels, app, route="/webhooks/")
-    assert sorted(channel.name() for channel in channels) == ["telegram", "twilio", "wechat"]
+    assert sorted(channel.name() for channel in channels) == [
+        "rest", "socketio", "telegram", "twilio", "wechat"]
     paths = {route.path for route in app.router.routes}
     assert {"webhooks/telegram/webhook", "webhooks/twilio/webhook", "webhooks/wechat/webhook"} <= paths
 

@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE_CREDENTIALS = ROOT / "credentials.yml"
 CHANNEL_CREDENTIALS = ROOT / "credentials.channels.yml"
 
+REST = "bot.channels.rest.CheckedRestInput"
+SOCKETIO = "bot.channels.socketio.CheckedSocketIOInput"
+ALWAYS_ON = (REST, SOCKETIO)  # credentials.yml
 TELEGRAM = "bot.channels.telegram.VerifiedTelegramInput"
 TWILIO = "bot.channels.twilio.VerifiedTwilioInput"
 WECHAT = "bot.channels.wechat.WeChatInput"
@@ -139,4 +142,4 @@ def write_credentials(
 
 def enabled_channel_names(credentials: Mapping[str, Any]) -> Iterable[str]:
     """The credentials keys beyond REST and socket.io (for a start-up log line)."""
-    return [key for key in credentials if key not in ("rest", "socketio")]
+    return [key for key in credentials if key not in ALWAYS_ON]

@@ -16,13 +16,14 @@ async def health(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
-    from bot.web import staff, widget
+    from bot.web import errors, staff, widget
 
     app = web.Application(client_max_size=64 * 1024)
     app[SETTINGS] = settings or get_settings()
     app.router.add_get("/health", health)
     widget.setup(app)
     staff.setup(app)
+    errors.setup(app)
     return app
 
 
