@@ -27,6 +27,7 @@ def stack_env() -> Dict[str, str]:
     env.setdefault("TRACKER_STORE_URL", settings.tracker_store_url)
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")  # nothing leaves the machine
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
