@@ -163,33 +163,10 @@ async def closed_loop(url: str, senders: int, seconds: float, warmup: float = 3)
 
 # -- targets --------------------------------------------------------------------------------
 
-def _wait(url: str, process: subprocess.Popen, seconds: float = 600) -> None:
-    from bot.stack import wait_until_up
-
-    wait_until_up(url, process, seconds)
-
-
 def _env() -> Dict[str, str]:
     from bot.stack import stack_env
 
     return stack_env()
-
-
-def _popen(command: List[str], log: Path, cwd: Path, env: Dict[str, str]) -> subprocess.Popen:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(command, cwd=cwd, env=env, stdout=open(log, "ab"),
-                            stderr=subprocess.STDOUT)
-
-
-def _stop(processes: List[subprocess.Popen]) -> None:
-    for process in reversed(processes):
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def vanilla_project() -> Path:
@@ -220,23 +197,26 @@ class Vanilla(Target):
     name, label = "a", "vanilla Rasa 3.6 starter (rasa init), in-memory stores"
 
     def start(self) -> None:
+        from bot.stack import Supervisor
+
         project = vanilla_project()
         port = free_port()
-        self.process = _popen([str(BIN / "rasa"), "run", "--port", str(port), "--interface",
-                               "127.0.0.1", "--model", "models"],
-                              BENCH_DIR / "logs" / "vanilla.log", project, _env())
-        _wait(f"http://127.0.0.1:{port}/", self.process)
-        self.url, self.pids = f"http://127.0.0.1:{port}/webhooks/rest/webhook", [self.process.pid]
+        self.supervisor = Supervisor(_env(), BENCH_DIR / "logs")
+        self.supervisor.start("a-rasa", [str(BIN / "rasa"), "run", "--port", str(port),
+                                         "--interface", "127.0.0.1", "--model", "models"],
+                              f"http://127.0.0.1:{port}/", 600, cwd=project)
+        self.url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
+        self.pids = [p.pid for p in self.supervisor.processes.values()]
 
     def stop(self) -> None:
-        _stop([self.process])
+        self.supervisor.stop_all()
 
 
 class Embedded(Target):
     name, label = "b", "this stack, embedded defaults (1 Rasa, 1 action server, SQLite)"
 
     def start(self) -> None:
-        from bot.stack import action_command, rasa_command
+        from bot.stack import Supervisor, action_command, rasa_command
 
         work = BENCH_DIR / "embedded"
         shutil.rmtree(work, ignore_errors=True)
@@ -247,18 +227,16 @@ class Embedded(Target):
                "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook"}
         subprocess.run([sys.executable, "-m", "bot", "seed"], cwd=ROOT, env=env, check=True,
                        stdout=subprocess.DEVNULL)
-        actions = _popen(action_command(action_port), BENCH_DIR / "logs" / "b-actions.log",
-                         ROOT, env)
-        self.processes = [actions]
-        _wait(f"http://127.0.0.1:{action_port}/health", actions)
-        rasa = _popen(rasa_command(rasa_port), BENCH_DIR / "logs" / "b-rasa.log", ROOT, env)
-        self.processes.append(rasa)
-        _wait(f"http://127.0.0.1:{rasa_port}/", rasa)
+        self.supervisor = Supervisor(env, BENCH_DIR / "logs")
+        self.supervisor.start("b-actions", action_command(action_port),
+                              f"http://127.0.0.1:{action_port}/health", 600)
+        self.supervisor.start("b-rasa", rasa_command(rasa_port),
+                              f"http://127.0.0.1:{rasa_port}/", 600)
         self.url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
-        self.pids = [p.pid for p in self.processes]
+        self.pids = [p.pid for p in self.supervisor.processes.values()]
 
     def stop(self) -> None:
-        _stop(self.processes)
+        self.supervisor.stop_all()
 
 
 class Production(Target):

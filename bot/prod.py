@@ -24,15 +24,13 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
 from bot.settings import ROOT, VAR_DIR
+from bot.stack import Supervisor, action_command, rasa_command, run_foreground, stack_env
 
 DEPLOY = ROOT / "deploy"
 ENDPOINTS = DEPLOY / "endpoints.prod.yml"
@@ -229,8 +227,6 @@ def nginx_command(config: Path) -> List[str]:
 # -- processes ------------------------------------------------------------------------------
 
 def prod_env(profile: Profile) -> Dict[str, str]:
-    from bot.stack import stack_env
-
     # Checked before stack_env(), which would fill in the embedded SQLite defaults.
     missing = [v for v in ("TRIAL_DATABASE_URL", "TRACKER_STORE_URL", "REDIS_URL")
                if not os.environ.get(v)]
@@ -247,88 +243,35 @@ def prod_env(profile: Profile) -> Dict[str, str]:
 
 
 def rasa_replica_command(port: int) -> List[str]:
-    from bot.stack import rasa_command
-
     command = rasa_command(port)
     command[command.index("--endpoints") + 1] = str(ENDPOINTS)
     return command
 
 
-def action_replica_command(port: int) -> List[str]:
-    from bot.stack import action_command
-
-    return action_command(port)
-
-
-class Supervisor:
-    """Starts processes in order, waits for each to be healthy, stops all on exit."""
-
-    def __init__(self, env: Dict[str, str], log_dir: Optional[Path] = None):
-        self.env = env
-        self.log_dir = log_dir
-        self.processes: Dict[str, subprocess.Popen] = {}
-        self.commands: Dict[str, tuple] = {}
-
-    def start(self, name: str, command: List[str], health: Optional[str],
-              seconds: float = 300) -> subprocess.Popen:
-        from bot.stack import wait_until_up
-
-        output = None
-        if self.log_dir:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            output = open(self.log_dir / f"{name}.log", "ab")
-        process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=output,
-                                   stderr=subprocess.STDOUT if output else None)
-        self.processes[name] = process
-        self.commands[name] = (command, health)
-        if health:
-            try:
-                wait_until_up(health, process, seconds)
-            except RuntimeError as error:
-                log = (self.log_dir / f"{name}.log").read_text()[-3000:] if self.log_dir else ""
-                raise RuntimeError(f"{name}: {error}\n{log}")
-        return process
-
-    def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
-        process = self.processes.get(name)
-        if process and process.poll() is None:
-            process.send_signal(sig)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-    def restart(self, name: str, seconds: float = 300) -> subprocess.Popen:
-        self.stop(name)
-        command, health = self.commands[name]
-        return self.start(name, command, health, seconds)
-
-    def stop_all(self) -> None:
-        for name in reversed(list(self.processes)):
-            self.stop(name, signal.SIGINT if not name.startswith("nginx") else signal.SIGQUIT)
+def start_services(supervisor: Supervisor, profile: Profile, web: bool = True) -> None:
+    profile.var_dir.mkdir(parents=True, exist_ok=True)
+    for i, port in enumerate(profile.action_ports):
+        supervisor.start(f"actions-{i + 1}", action_command(port),
+                         f"http://127.0.0.1:{port}/health")
+    # The phone for the outage answer comes from the trial database, read now.
+    config = write_nginx_config(profile, fallback_text_from(supervisor.env["TRIAL_DATABASE_URL"]))
+    supervisor.start("nginx", nginx_command(config),
+                     f"http://127.0.0.1:{profile.action_port}/health", 30)
+    # One after the other: the first creates the tracker tables.
+    for i, port in enumerate(profile.rasa_ports):
+        supervisor.start(f"rasa-{i + 1}", rasa_replica_command(port),
+                         f"http://127.0.0.1:{port}/")
+    if web:
+        supervisor.start("web", [sys.executable, "-m", "bot", "web"],
+                         f"http://127.0.0.1:{profile.web_port}/health")
 
 
 def start_profile(profile: Profile, env: Dict[str, str], log_dir: Optional[Path] = None,
                   web: bool = True) -> Supervisor:
     """Everything up and healthy; the caller stops it with supervisor.stop_all()."""
-    profile.var_dir.mkdir(parents=True, exist_ok=True)
     supervisor = Supervisor(env, log_dir)
     try:
-        for i, port in enumerate(profile.action_ports):
-            supervisor.start(f"actions-{i + 1}", action_replica_command(port),
-                             f"http://127.0.0.1:{port}/health")
-        # The phone for the outage answer comes from the trial database, read now.
-        config = write_nginx_config(profile, fallback_text_from(env["TRIAL_DATABASE_URL"]))
-        supervisor.start("nginx", nginx_command(config),
-                         f"http://127.0.0.1:{profile.action_port}/health", 30)
-        # One after the other: the first creates the tracker tables.
-        for i, port in enumerate(profile.rasa_ports):
-            supervisor.start(f"rasa-{i + 1}", rasa_replica_command(port),
-                             f"http://127.0.0.1:{port}/")
-        if web:
-            supervisor.start("web", [sys.executable, "-m", "bot", "web"],
-                             f"http://127.0.0.1:{profile.web_port}/health")
+        start_services(supervisor, profile, web)
     except BaseException:
         supervisor.stop_all()
         raise
@@ -346,29 +289,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         profile.rasa_replicas = args.rasa_replicas
     if args.action_replicas:
         profile.action_replicas = args.action_replicas
-    supervisor = None
     try:
         env = prod_env(profile)
-        supervisor = start_profile(profile, env, web=not args.no_web)
-        print(f"\nproduction profile up: {profile.rasa_replicas} Rasa replicas "
-              f"{profile.rasa_ports}, {profile.action_replicas} action servers "
-              f"{profile.action_ports}, nginx on :{profile.public_port} (Rasa) and "
-              f":{profile.action_port} (actions)"
-              + ("" if args.no_web else f", web app on :{profile.web_port}")
-              + "\nCtrl-C stops everything.", flush=True)
-        while all(p.poll() is None for p in supervisor.processes.values()):
-            time.sleep(0.5)
-        dead = [n for n, p in supervisor.processes.items() if p.poll() is not None]
-        print(f"{', '.join(dead)} stopped; stopping the others", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    finally:
-        if supervisor:
-            supervisor.stop_all()
+    supervisor = Supervisor(env)
+
+    def start() -> str:
+        start_services(supervisor, profile, web=not args.no_web)
+        return (f"\nproduction profile up: {profile.rasa_replicas} Rasa replicas "
+                f"{profile.rasa_ports}, {profile.action_replicas} action servers "
+                f"{profile.action_ports}, nginx on :{profile.public_port} (Rasa) and "
+                f":{profile.action_port} (actions)"
+                + ("" if args.no_web else f", web app on :{profile.web_port}"))
+
+    return run_foreground(supervisor, start)
 
 
 if __name__ == "__main__":

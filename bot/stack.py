@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List, Optional
 
 from bot.settings import ROOT, VAR_DIR, get_settings
 
@@ -60,10 +60,80 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float) -> None:
     raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")
 
 
+class Supervisor:
+    """Starts processes in order, each healthy before the next; stops them all in reverse."""
+
+    def __init__(self, env: Dict[str, str], log_dir: Optional[Path] = None):
+        self.env = env
+        self.log_dir = log_dir  # None: the processes write to this terminal
+        self.processes: Dict[str, subprocess.Popen] = {}
+        self.commands: Dict[str, tuple] = {}
+
+    def start(self, name: str, command: List[str], health: Optional[str],
+              seconds: float = 300, cwd: Path = ROOT,
+              env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
+        """Start `command` and wait until `health` answers; `env` replaces the shared one."""
+        output = None
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = open(self.log_dir / f"{name}.log", "ab")
+        process = subprocess.Popen(command, cwd=cwd, env=env or self.env, stdout=output,
+                                   stderr=subprocess.STDOUT if output else None)
+        self.processes[name] = process
+        self.commands[name] = (command, health, cwd, env)
+        if health:
+            try:
+                wait_until_up(health, process, seconds)
+            except RuntimeError as error:
+                process.kill()
+                log = (self.log_dir / f"{name}.log").read_text()[-3000:] if self.log_dir else ""
+                raise RuntimeError(f"{name}: {error}\n{log}")
+        return process
+
+    def stop(self, name: str, sig: int = signal.SIGINT) -> None:
+        process = self.processes.get(name)
+        if process and process.poll() is None:
+            process.send_signal(sig)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+    def restart(self, name: str, seconds: float = 300) -> subprocess.Popen:
+        self.stop(name)
+        command, health, cwd, env = self.commands[name]
+        return self.start(name, command, health, seconds, cwd, env)
+
+    def stop_all(self) -> None:
+        # SIGINT lets Rasa and aiohttp close their connections; nginx stops gracefully on QUIT.
+        for name in reversed(list(self.processes)):
+            self.stop(name, signal.SIGQUIT if name.startswith("nginx") else signal.SIGINT)
+
+
+def run_foreground(supervisor: Supervisor, start: Callable[[], str]) -> int:
+    """`start()` starts the services and returns what to tell the user; then wait in the
+    foreground until Ctrl-C (0) or until one of them dies (1). Everything is stopped after."""
+    try:
+        print(start() + "\nCtrl-C stops everything.", flush=True)
+        while all(p.poll() is None for p in supervisor.processes.values()):
+            time.sleep(0.5)
+        dead = [n for n, p in supervisor.processes.items() if p.poll() is not None]
+        print(f"{', '.join(dead)} stopped; stopping the others", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        supervisor.stop_all()
+
+
 def run_stack(web: bool = True) -> int:
     settings = get_settings()
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    env = stack_env()
+    supervisor = Supervisor(stack_env())
     services = [
         ("action server", action_command(settings.action_port),
          f"http://127.0.0.1:{settings.action_port}/health"),
@@ -72,35 +142,17 @@ def run_stack(web: bool = True) -> int:
     if web:
         services.append(("web app", [sys.executable, "-m", "bot", "web"],
                          f"http://127.0.0.1:{settings.web_port}/health"))
-    processes: List[subprocess.Popen] = []
-    try:
+
+    def start() -> str:
         for label, command, health in services:
             print(f"starting {label}: {' '.join(command)}", flush=True)
-            process = subprocess.Popen(command, cwd=ROOT, env=env)
-            processes.append(process)
-            wait_until_up(health, process, 180)
+            supervisor.start(label, command, health, 180)
             print(f"{label} is up: {health.rsplit('/', 1)[0]}", flush=True)
-        print(f"\nChat over REST: POST http://127.0.0.1:{settings.rasa_port}/webhooks/rest/webhook"
-              + (f"\nDemo page with the chat widget: http://127.0.0.1:{settings.web_port}/"
-                 if web else "") + "\nCtrl-C stops everything.", flush=True)
-        while all(p.poll() is None for p in processes):
-            time.sleep(0.5)
-        print("a service stopped; stopping the others", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    except RuntimeError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        return (f"\nChat over REST: POST http://127.0.0.1:{settings.rasa_port}/webhooks/rest/webhook"
+                + (f"\nDemo page with the chat widget: http://127.0.0.1:{settings.web_port}/"
+                   if web else ""))
+
+    return run_foreground(supervisor, start)
 
 
 def run_shell() -> int:

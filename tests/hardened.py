@@ -15,7 +15,6 @@ from typing import Dict, List, Optional, Tuple
 from sqlalchemy import create_engine, text
 
 from bot.settings import ROOT
-from bot.stack import BIN
 from tests.live import Stack
 
 CREDENTIALS = """\
@@ -37,12 +36,11 @@ class HardenedStack(Stack):
         self.endpoints.write_text(endpoints or (ROOT / "endpoints.yml").read_text())
         self.env.update(extra_env or {})
 
-    def start_rasa(self) -> None:
-        command = [str(BIN / "rasa"), "run", "--port", str(self.rasa_port),
-                   "--model", str(ROOT / "models"), "--interface", "127.0.0.1",
-                   "--credentials", str(self.workdir / "credentials.yml"),
-                   "--endpoints", str(self.endpoints), "--cors", "*"]
-        self.rasa = self._start("rasa", command, f"http://127.0.0.1:{self.rasa_port}/")
+    def rasa_command(self) -> List[str]:
+        command = super().rasa_command()
+        command[command.index("--credentials") + 1] = str(self.workdir / "credentials.yml")
+        command[command.index("--endpoints") + 1] = str(self.endpoints)
+        return command
 
     def post(self, body: bytes, content_type: str = "application/json",
              timeout: float = 30) -> Tuple[int, bytes]:

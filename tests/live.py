@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List
 
 from bot.settings import ROOT
-from bot.stack import action_command, rasa_command, stack_env, wait_until_up
+from bot.stack import Supervisor, action_command, rasa_command, stack_env
 
 
 def free_port() -> int:
@@ -31,52 +31,45 @@ class Stack:
         self.env = {**stack_env(), "TRIAL_DATABASE_URL": database_url,
                     "TRACKER_STORE_URL": tracker_url,
                     "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook"}
-        self.actions = self.rasa = None
+        self.supervisor = Supervisor(self.env, workdir)  # logs: workdir/<name>.log
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=self.env,
                               capture_output=True, text=True, timeout=120)
 
-    def _start(self, name: str, command: List[str], health: str) -> subprocess.Popen:
-        log = open(self.workdir / f"{name}.log", "ab")
-        process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
-                                   stderr=subprocess.STDOUT)
-        try:
-            wait_until_up(health, process, 240)
-        except RuntimeError:
-            process.kill()
-            raise RuntimeError(f"{name} did not start; log:\n"
-                               + (self.workdir / f"{name}.log").read_text()[-3000:])
-        return process
+    def rasa_command(self) -> List[str]:
+        return rasa_command(self.rasa_port)
 
     def start_actions(self) -> None:
-        self.actions = self._start("actions", action_command(self.action_port),
-                                   f"http://127.0.0.1:{self.action_port}/health")
+        self.supervisor.start("actions", action_command(self.action_port),
+                              f"http://127.0.0.1:{self.action_port}/health", 240)
 
     def start_rasa(self) -> None:
-        self.rasa = self._start("rasa", rasa_command(self.rasa_port),
-                                f"http://127.0.0.1:{self.rasa_port}/")
+        self.supervisor.start("rasa", self.rasa_command(),
+                              f"http://127.0.0.1:{self.rasa_port}/", 240)
 
     def start(self) -> "Stack":
         self.start_actions()
         self.start_rasa()
         return self
 
-    @staticmethod
-    def _stop(process) -> None:
-        if process and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    def start_web(self, **extra_env: str) -> str:
+        """`python -m bot web` over the same databases, its widget talking to this Rasa."""
+        port = free_port()
+        env = {**self.env, "WEB_PORT": str(port),
+               "RASA_URL": f"http://127.0.0.1:{self.rasa_port}", **extra_env}
+        self.supervisor.start("web", [sys.executable, "-m", "bot", "web"],
+                              f"http://127.0.0.1:{port}/health", 60, env=env)
+        return f"http://127.0.0.1:{port}"
+
+    def stop_actions(self) -> None:
+        self.supervisor.stop("actions")
 
     def stop_rasa(self) -> None:
-        self._stop(self.rasa)
+        self.supervisor.stop("rasa")
 
     def stop(self) -> None:
-        self._stop(self.rasa)
-        self._stop(self.actions)
+        self.supervisor.stop_all()
 
     def send(self, sender: str, text: str, timeout: float = 30) -> List[Dict]:
         request = urllib.request.Request(

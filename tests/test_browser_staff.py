@@ -12,8 +12,7 @@ from cryptography.fernet import Fernet
 from playwright.sync_api import expect, sync_playwright
 
 from bot.settings import ROOT
-from bot.stack import wait_until_up
-from tests.live import free_port, seeded_stack
+from tests.live import seeded_stack
 
 pytestmark = pytest.mark.browser
 
@@ -51,19 +50,7 @@ def coordinator(stack):
 @pytest.fixture(scope="module")
 def web_url(stack):
     """`python -m bot web` over the same trial database and tracker store."""
-    port = free_port()
-    env = {**stack.env, "WEB_PORT": str(port), "STAFF_SESSION_KEY": Fernet.generate_key().decode(),
-           "RASA_URL": f"http://127.0.0.1:{stack.rasa_port}"}
-    log = open(stack.workdir / "web.log", "ab")
-    process = subprocess.Popen([sys.executable, "-m", "bot", "web"], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/health", process, 60)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
+    return stack.start_web(STAFF_SESSION_KEY=Fernet.generate_key().decode())
 
 
 @pytest.fixture(scope="module")

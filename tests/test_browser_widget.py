@@ -4,8 +4,6 @@ The demo page (port: free) embeds the widget pointed at the live Rasa server (an
 so CORS is exercised too). Screenshots go to test-artifacts/ (git-ignored).
 """
 import json
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -13,8 +11,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from bot.settings import ROOT
-from bot.stack import wait_until_up
-from tests.live import free_port, seeded_stack
+from tests.live import seeded_stack
 
 pytestmark = pytest.mark.browser
 
@@ -34,18 +31,7 @@ def stack(tmp_path_factory):
 @pytest.fixture(scope="module")
 def web_url(stack):
     """`python -m bot web` with RASA_URL pointing at the live Rasa server."""
-    port = free_port()
-    env = {**stack.env, "WEB_PORT": str(port), "RASA_URL": f"http://127.0.0.1:{stack.rasa_port}"}
-    log = open(stack.workdir / "web.log", "ab")
-    process = subprocess.Popen([sys.executable, "-m", "bot", "web"], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/health", process, 60)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
+    return stack.start_web() + "/"
 
 
 @pytest.fixture(scope="module")

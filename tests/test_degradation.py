@@ -9,7 +9,6 @@ TEST_POSTGRES_URL is set (connections refused mid-run), else SQLite (file moved 
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -52,17 +51,14 @@ def stack(tmp_path_factory):
         os.environ.pop("TRIAL_DATABASE_URL") if previous is None else os.environ.update(
             TRIAL_DATABASE_URL=previous)
         dispose_engines()
-    log = open(workdir / "nginx.log", "ab")
-    running.nginx = subprocess.Popen(prod.nginx_command(config), stdout=log,
-                                     stderr=subprocess.STDOUT)
     try:
+        running.supervisor.start("nginx", prod.nginx_command(config),
+                                 f"http://127.0.0.1:{nginx_port}/health", 30)
         running.start_rasa()
         running.trials_url, running.postgres = trials_url, postgres
         yield running
     finally:
         running.stop()
-        running.nginx.terminate()
-        running.nginx.wait(timeout=20)
         dispose_engines()
         if postgres:
             _drop_postgres_database(trials_url)
@@ -114,7 +110,7 @@ def test_trial_database_down_then_back(stack):
 def test_action_server_down_then_back(stack):
     reply, _ = timed(stack, "is the study recruiting?")
     assert '"not yet recruiting"' in reply
-    stack._stop(stack.actions)
+    stack.stop_actions()
     try:
         for question in ("is the study recruiting?", "what's the phone number",
                          "can I take part in this study?"):
