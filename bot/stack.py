@@ -37,7 +37,9 @@ def rasa_command(port: int) -> List[str]:
     from bot.channels import write_credentials
 
     credentials = write_credentials(VAR_DIR / "credentials.yml")
-    return [str(BIN / "rasa"), "run", "--port", str(port), "--model", str(ROOT / "models"),
+    # bot.rasa_server is `rasa` with a fix for Rasa 3.6's per-response schema check.
+    return [sys.executable, "-m", "bot.rasa_server", "run", "--port", str(port),
+            "--model", str(ROOT / "models"),
             "--interface", os.environ.get("RASA_INTERFACE", "127.0.0.1"),
             "--credentials", str(credentials),
             "--endpoints", str(ROOT / "endpoints.yml"), "--cors", "*"]
