@@ -180,6 +180,11 @@ http {{
     listen 127.0.0.1:{profile.action_port};
     proxy_http_version 1.1;
     proxy_set_header Connection "";
+    # Rasa sends the whole conversation with every action call: tens of kB, more in a long
+    # chat. Kept in memory up to 1 MB (a temp file cost ~45 ms per call) and accepted up to
+    # 16 MB, so a long conversation is never refused with a 413.
+    client_body_buffer_size 1m;
+    client_max_body_size 16m;
     location = /health {{ proxy_pass http://actions; }}
     location / {{
       proxy_pass http://actions;

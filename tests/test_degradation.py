@@ -8,8 +8,10 @@ TEST_POSTGRES_URL is set (connections refused mid-run), else SQLite (file moved 
 """
 from __future__ import annotations
 
+import json
 import os
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -122,3 +124,22 @@ def test_action_server_down_then_back(stack):
     time.sleep(3.5)  # nginx retries a failed server after fail_timeout (3 s)
     reply, _ = timed(stack, "is the study recruiting?")
     assert '"not yet recruiting"' in reply and PHONE in reply
+
+
+def test_a_long_conversation_still_reaches_the_action_server(stack):
+    """Rasa sends the whole conversation with every action call; nginx must pass a long one
+    (here ~400 kB of events) to the action server, not refuse it with 413 Payload Too Large."""
+    events = [{"event": "user", "timestamp": 1.0 + i, "text": "is it recruiting? " * 20,
+               "parse_data": {"intent": {"name": "ask_status", "confidence": 0.9}}}
+              for i in range(1000)]
+    body = json.dumps({
+        "next_action": "action_recruitment_status", "sender_id": "long", "version": "3.6.21",
+        "tracker": {"sender_id": "long", "slots": {}, "latest_message": {}, "events": events,
+                    "paused": False, "followup_action": None, "active_loop": {},
+                    "latest_action_name": None}, "domain": {}}).encode()
+    assert len(body) > 300_000
+    request = urllib.request.Request(stack.env["ACTION_ENDPOINT_URL"], data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        texts = " ".join(r.get("text", "") for r in json.loads(response.read())["responses"])
+    assert '"not yet recruiting"' in texts and "can't answer that right now" not in texts
