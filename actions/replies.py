@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Dict
 
 import yaml
-from jinja2 import Environment, StrictUndefined
+from jinja2 import Environment, StrictUndefined, Template
 from rasa_sdk.executor import CollectingDispatcher
 
 REPLIES = Path(__file__).with_name("replies.yml")
@@ -19,9 +19,14 @@ def _replies() -> Dict[str, Dict[str, Any]]:
     return yaml.safe_load(REPLIES.read_text(encoding="utf-8"))
 
 
+@lru_cache(maxsize=None)
+def _template(reply: str) -> Template:
+    return _jinja.from_string(_replies()[reply]["text"])  # compiled once, not per answer
+
+
 def render(reply: str, /, **facts: Any) -> str:
     """The reply's text; a fact missing from `facts` raises rather than showing a gap."""
-    return _jinja.from_string(_replies()[reply]["text"]).render(**facts)
+    return _template(reply).render(**facts)
 
 
 def say(dispatcher: CollectingDispatcher, reply: str, /, **facts: Any) -> None:
