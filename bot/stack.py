@@ -28,6 +28,8 @@ def stack_env() -> Dict[str, str]:
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")  # nothing leaves the machine
+    # rasa_sdk binds the action server to SANIC_HOST, 0.0.0.0 unless set: keep it private.
+    env.setdefault("SANIC_HOST", "127.0.0.1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 

@@ -4,6 +4,7 @@ The stack comes from tests.live.seeded_stack.
 """
 import copy
 import json
+import socket
 import uuid
 
 import pytest
@@ -150,3 +151,29 @@ def test_no_consent_stores_nothing(stack):
     reply = stack.say(sender, "no")
     assert "nothing about you has been stored" in reply and PHONE in reply
     assert f"conversation={sender}" not in stack.cli("screenings", "list").stdout
+
+
+def _outside_address():
+    """This machine's address on its network (not loopback), or None when it has none."""
+    for target in ("10.255.255.255", "192.0.2.255"):  # no packet is sent for a UDP connect
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.connect((target, 9))
+            except OSError:
+                continue
+            address = probe.getsockname()[0]
+            if not address.startswith("127."):
+                return address
+    return None
+
+
+def test_action_server_listens_only_on_loopback(stack):
+    """Only Rasa may call the actions; rasa_sdk would otherwise bind every interface."""
+    address = _outside_address()
+    assert address, "this machine has no non-loopback address to check"
+    with socket.socket() as inside:
+        inside.settimeout(2)
+        assert inside.connect_ex(("127.0.0.1", stack.action_port)) == 0
+    with socket.socket() as outside:
+        outside.settimeout(2)
+        assert outside.connect_ex((address, stack.action_port)) != 0
