@@ -36,6 +36,7 @@ from typing import Dict, List, Optional
 import aiohttp
 
 from bot.settings import ROOT, VAR_DIR
+from bot.stack import Supervisor, action_command, rasa_command, stack_env
 
 BENCH_DIR = VAR_DIR / "bench"
 RESULTS = ROOT / "results"
@@ -163,12 +164,6 @@ async def closed_loop(url: str, senders: int, seconds: float, warmup: float = 3)
 
 # -- targets --------------------------------------------------------------------------------
 
-def _env() -> Dict[str, str]:
-    from bot.stack import stack_env
-
-    return stack_env()
-
-
 def vanilla_project() -> Path:
     """`rasa init --no-prompt` trained once, cached under var/bench/vanilla."""
     project = BENCH_DIR / "vanilla"
@@ -177,52 +172,49 @@ def vanilla_project() -> Path:
         project.mkdir(parents=True)
         print("training the vanilla starter assistant (once; a few minutes)...", flush=True)
         subprocess.run([str(BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(project)],
-                       cwd=project, env=_env(), check=True, stdout=subprocess.DEVNULL)
+                       cwd=project, env=stack_env(), check=True, stdout=subprocess.DEVNULL)
     return project
 
 
 class Target:
+    """A system under load: `start()` sets `url` and `supervisor`, which holds its processes."""
     name = ""
     label = ""
+    url = ""
+    supervisor: Supervisor
 
     def start(self) -> None: ...
 
-    def stop(self) -> None: ...
+    def stop(self) -> None:
+        self.supervisor.stop_all()
 
-    url = ""
-    pids: List[int] = []
+    @property
+    def pids(self) -> List[int]:
+        return [p.pid for p in self.supervisor.processes.values()]
 
 
 class Vanilla(Target):
     name, label = "a", "vanilla Rasa 3.6 starter (rasa init), in-memory stores"
 
     def start(self) -> None:
-        from bot.stack import Supervisor
-
         project = vanilla_project()
         port = free_port()
-        self.supervisor = Supervisor(_env(), BENCH_DIR / "logs")
+        self.supervisor = Supervisor(stack_env(), BENCH_DIR / "logs")
         self.supervisor.start("a-rasa", [str(BIN / "rasa"), "run", "--port", str(port),
                                          "--interface", "127.0.0.1", "--model", "models"],
                               f"http://127.0.0.1:{port}/", 600, cwd=project)
         self.url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
-        self.pids = [p.pid for p in self.supervisor.processes.values()]
-
-    def stop(self) -> None:
-        self.supervisor.stop_all()
 
 
 class Embedded(Target):
     name, label = "b", "this stack, embedded defaults (1 Rasa, 1 action server, SQLite)"
 
     def start(self) -> None:
-        from bot.stack import Supervisor, action_command, rasa_command
-
         work = BENCH_DIR / "embedded"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         action_port, rasa_port = free_port(), free_port()
-        env = {**_env(), "TRIAL_DATABASE_URL": f"sqlite:///{work / 'trials.db'}",
+        env = {**stack_env(), "TRIAL_DATABASE_URL": f"sqlite:///{work / 'trials.db'}",
                "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
                "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook"}
         subprocess.run([sys.executable, "-m", "bot", "seed"], cwd=ROOT, env=env, check=True,
@@ -233,10 +225,6 @@ class Embedded(Target):
         self.supervisor.start("b-rasa", rasa_command(rasa_port),
                               f"http://127.0.0.1:{rasa_port}/", 600)
         self.url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
-        self.pids = [p.pid for p in self.supervisor.processes.values()]
-
-    def stop(self) -> None:
-        self.supervisor.stop_all()
 
 
 class Production(Target):
@@ -267,7 +255,7 @@ class Production(Target):
                                action_port=free_port(), web_port=free_port(),
                                rasa_port_list=[free_port(), free_port()],
                                action_port_list=[free_port(), free_port()])
-        env = {**_env(), "TRIAL_DATABASE_URL": trials_url, "TRACKER_STORE_URL": tracker_url,
+        env = {**stack_env(), "TRIAL_DATABASE_URL": trials_url, "TRACKER_STORE_URL": tracker_url,
                "REDIS_URL": redis_url, "REDIS_LOCK_PREFIX": "trialbotbench",
                "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{profile.action_port}/webhook"}
         subprocess.run([sys.executable, "-m", "bot", "seed"], cwd=ROOT, env=env, check=True,
@@ -275,12 +263,11 @@ class Production(Target):
         self.supervisor = prod.start_profile(profile, env, log_dir=BENCH_DIR / "logs" / "prod",
                                              web=False)
         self.url = f"http://127.0.0.1:{profile.public_port}/webhooks/rest/webhook"
-        self.pids = [p.pid for p in self.supervisor.processes.values()]
 
     def stop(self) -> None:
         from sqlalchemy import create_engine, text
 
-        self.supervisor.stop_all()
+        super().stop()
         engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT", future=True)
         with engine.connect() as connection:
             for name in self.databases:
