@@ -77,12 +77,14 @@ class Supervisor:
               seconds: float = 300, cwd: Path = ROOT,
               env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
         """Start `command` and wait until `health` answers; `env` replaces the shared one."""
-        output = None
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            output = open(self.log_dir / f"{name}.log", "ab")
-        process = subprocess.Popen(command, cwd=cwd, env=env or self.env, stdout=output,
-                                   stderr=subprocess.STDOUT if output else None)
+            # The child keeps its own copy of the descriptor; ours is closed at once.
+            with open(self.log_dir / f"{name}.log", "ab") as log:
+                process = subprocess.Popen(command, cwd=cwd, env=env or self.env, stdout=log,
+                                           stderr=subprocess.STDOUT)
+        else:
+            process = subprocess.Popen(command, cwd=cwd, env=env or self.env)
         self.processes[name] = process
         self.commands[name] = (command, health, cwd, env)
         if health:
