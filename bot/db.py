@@ -1,70 +1,103 @@
-"""Engine, sessions and migrations for the trial database.
+"""The one way to a database: `database(url)` gives its engine and units of work.
 
-Use `session_scope()` for one unit of work: a fresh Session per request or action, never one
-shared across concurrent requests.
+Query functions everywhere take a `Session` as their first argument and never open one
+themselves; the caller opens one unit of work (`with database(url).unit_of_work() as s:`)
+per request, action or command, never shared across concurrent requests. Jobs that commit in
+batches (the console's indexer, the purge) take the `Database` and open their own units.
 """
+
 from __future__ import annotations
 
+import os
+import stat
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Any, Dict, Iterator
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import Session, sessionmaker
-
-from bot.settings import get_settings
+from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
+# Tables of every package (trial, screening, console) share this metadata; Alembic reads it.
+Base: Any = declarative_base()
 
-def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Patient data at rest: the SQLite file is readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
 
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
-    kwargs = {"future": True, "pool_pre_ping": True}
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    kwargs: Dict[str, Any] = {"future": True, "pool_pre_ping": True}
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite:
+        if parsed.database and parsed.database != ":memory:":
+            _private_sqlite_file(Path(parsed.database))
         # The action server and the web app read it from threads of their own.
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     engine = create_engine(url, **kwargs)
-    if parsed.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_foreign_keys)
+    if sqlite:
+        event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
 
-_engines: Dict[str, Engine] = {}
+class Database:
+    """One database: a pooled engine, and units of work on it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(bind=self.engine, future=True, expire_on_commit=False)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back on any error."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
 
 
-def get_engine(url: Optional[str] = None) -> Engine:
-    """One pooled engine per database URL, shared by the sessions of this process."""
-    url = url or get_settings().database_url
-    if url not in _engines:
-        _engines[url] = make_engine(url)
-    return _engines[url]
+_databases: Dict[str, Database] = {}
 
 
-def get_sessionmaker(url: Optional[str] = None) -> sessionmaker:
-    return sessionmaker(bind=get_engine(url), future=True, expire_on_commit=False)
+def database(url: str) -> Database:
+    """The process's `Database` for a URL (one pool per URL)."""
+    if url not in _databases:
+        _databases[url] = Database(url)
+    return _databases[url]
 
 
-@contextmanager
-def session_scope(url: Optional[str] = None) -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back on any error."""
-    session = get_sessionmaker(url)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+def dispose_all() -> None:
+    """Close every pooled connection (tests, and workers after a fork, start clean)."""
+    for db in list(_databases.values()):
+        db.dispose()
+    _databases.clear()
 
 
 def alembic_config(url: str) -> Config:
@@ -74,15 +107,7 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: Optional[str] = None) -> None:
+def upgrade(url: str) -> None:
     """Create or migrate the schema to the newest revision."""
-    url = url or get_settings().database_url
-    make_engine(url).dispose()  # creates the SQLite folder when needed
+    make_engine(url).dispose()  # creates the private SQLite file when needed
     command.upgrade(alembic_config(url), "head")
-
-
-def dispose_engines() -> None:
-    """Close every pooled connection (tests and forked workers start clean)."""
-    for engine in list(_engines.values()):
-        engine.dispose()
-    _engines.clear()

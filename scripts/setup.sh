@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Creates .venv with Python 3.10 and the pinned packages; does nothing when already up to date.
+# `scripts/setup.sh` installs what the assistant needs (requirements.in); `scripts/setup.sh dev`
+# adds the test and lint tools (requirements-dev.in). Both take exact versions from constraints.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-run}
+requirements=requirements.in
+[ "$mode" = dev ] && requirements=requirements-dev.in
 
 find_python() {
   for candidate in "${PYTHON:-}" python3.10 \
@@ -16,8 +21,8 @@ find_python() {
   return 1
 }
 
-stamp=.venv/.installed
-want=$(cat requirements.in constraints.txt | sha256sum | cut -c1-16)
+stamp=.venv/.installed-$mode
+want=$(cat requirements.in requirements-dev.in constraints.txt | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -37,7 +42,7 @@ MSG
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip==24.0"
-echo "installing pinned packages (constraints.txt); the first time takes a few minutes"
+echo "installing $requirements with the pinned versions of constraints.txt; the first time takes a few minutes"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-  -r requirements.in -c constraints.txt
+  -r "$requirements" -c constraints.txt
 echo "$want" > "$stamp"

@@ -7,10 +7,18 @@
  * Config (window.TrialChatConfig, or data-* attributes on the script tag; all optional):
  *   serverUrl       Rasa server; the REST webhook is {serverUrl}/webhooks/rest/webhook.
  *                   Default: port 5005 on the host that served this script.
- *   title           panel heading (default "Clinical trial assistant")
+ *   title           panel heading: a string, or {en: "...", zh: "..."} (default: in the UI language)
  *   colors.primary  any CSS color for the launcher, header and your messages
- *   language        "en" or "zh" for the widget's own wording (default: the page's lang)
+ *   language        "en" or "zh": the UI language a new conversation starts in (default: the
+ *                   page's <html lang>: zh, zh-CN, zh-Hans, zh-TW... -> zh; anything else -> en)
  *   initPayload     sent, unshown, when an empty conversation opens (default "/greet"; "" = none)
+ *
+ * Languages: the UI language belongs to the conversation (kept in localStorage with it). Every
+ * message carries metadata {"language": <current>} as a hint for the server. The header's
+ * language button switches the wording at once and sends /switch_language{"language": "zh"}
+ * (or "en"), shown in the transcript as the button's label. The UI follows the conversation: a
+ * bot reply with Chinese characters switches it to zh, one with no Chinese and at least three
+ * Latin words to en.
  *
  * Every message is rendered with textContent, never as HTML. The sender id and the transcript
  * are kept in localStorage, so a conversation survives page loads until "New conversation".
@@ -27,6 +35,8 @@
   var TRANSCRIPT_LIMIT = 200;
   var REQUEST_TIMEOUT_MS = 45000;
 
+  // The widget's own wording. Both dictionaries have exactly the same keys (tests check this);
+  // no trial facts here: every fact comes from the assistant.
   var STRINGS = {
     en: {
       title: "Clinical trial assistant",
@@ -46,6 +56,8 @@
       limit: "Up to 2,000 characters. Please don't include personal medical details.",
       used: function (n) { return n.toLocaleString("en") + " of 2,000 characters used."; },
       error: "Sorry, the assistant can't be reached right now. Please check your connection and try again in a moment.",
+      unavailable: "The assistant is not available right now. Please try again in a few minutes.",
+      tooMany: "Too many messages; please wait a moment.",
       retry: "Try again"
     },
     zh: {
@@ -53,7 +65,7 @@
       subtitle: "自动回复助手 · 不提供医疗建议",
       launcher: "咨询助手",
       close: "关闭对话",
-      restart: "新的对话",
+      restart: "开始新对话",
       restartShort: "新对话",
       log: "对话记录",
       you: "您说：",
@@ -63,12 +75,41 @@
       placeholder: "请输入您的问题…",
       send: "发送",
       suggestions: "建议回复",
-      limit: "最多 2000 个字符。请勿填写个人医疗信息。",
-      used: function (n) { return "已输入 " + n + " / 2000 个字符。"; },
+      limit: "最多 2000 字。请勿填写个人医疗信息。",
+      used: function (n) { return "已输入 " + n + " / 2000 字。"; },
       error: "抱歉，暂时无法连接助手。请检查网络后稍后再试。",
+      unavailable: "抱歉，助手暂时无法使用，请您过几分钟再试。",
+      tooMany: "消息发送过于频繁，请您稍候片刻。",
       retry: "重试"
     }
   };
+
+  // The header's language button, by the language it switches to: labelled in that language
+  // (with a matching lang attribute), for the patient who reads it.
+  var SWITCH = {
+    en: {label: "English", aria: "Switch to English"},
+    zh: {label: "中文", aria: "切换到中文"}
+  };
+  var LANG_TAGS = {en: "en", zh: "zh-CN"};
+
+  // CJK Unified Ideographs (with Extension A and the compatibility block) and Latin words.
+  var CJK = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]/;
+  var LATIN_WORD = /[A-Za-z\u00c0-\u024f]+(?:['\u2019][A-Za-z]+)*/g;
+
+  // "zh", "zh-CN", "zh-Hans", "zh_TW"... -> "zh"; any other tag -> "en"; nothing -> "".
+  function languageOf(tag) {
+    tag = String(tag || "").trim().toLowerCase();
+    if (!tag) return "";
+    return /^zh(?:[-_]|$)/.test(tag) ? "zh" : "en";
+  }
+
+  // The language a text is written in: "zh" (any Chinese character), "en" (no Chinese, at
+  // least three Latin words) or "" (can't tell: a number, "OK", an emoji...).
+  function detectLanguage(text) {
+    text = String(text || "");
+    if (CJK.test(text)) return "zh";
+    return (text.match(LATIN_WORD) || []).length >= 3 ? "en" : "";
+  }
 
   // ---- configuration ------------------------------------------------------------------------
 
@@ -84,13 +125,13 @@
     var colors = given.colors || {};
     var serverUrl = String(given.serverUrl || data.serverUrl ||
       scriptUrl.protocol + "//" + scriptUrl.hostname + ":5005").replace(/\/+$/, "");
-    var language = String(given.language || data.language ||
-      document.documentElement.lang || "en").toLowerCase().slice(0, 2);
+    var language = languageOf(given.language || data.language) ||
+      languageOf(document.documentElement.getAttribute("lang")) || "en";
     var initPayload = "initPayload" in given ? given.initPayload :
       ("initPayload" in data ? data.initPayload : "/greet");
     return {
       serverUrl: serverUrl,
-      language: STRINGS[language] ? language : "en",
+      language: language,
       title: given.title || data.title || "",
       primary: colors.primary || data.primaryColor || "",
       initPayload: initPayload ? String(initPayload) : ""
@@ -98,10 +139,14 @@
   }
 
   var config = readConfig();
-  var t = STRINGS[config.language];
-  var title = String(config.title || t.title);
   var endpoint = config.serverUrl + "/webhooks/rest/webhook";
   var storageKey = "trialchat:v1:" + config.serverUrl;
+
+  function titleIn(language) {
+    var given = config.title;
+    if (given && typeof given === "object") given = given[language] || given.en || given.zh;
+    return String(given || STRINGS[language].title);
+  }
 
   // ---- persistence --------------------------------------------------------------------------
 
@@ -139,16 +184,19 @@
     var state = null;
     try { state = JSON.parse(storageGet(storageKey) || "null"); } catch (e) { state = null; }
     if (!state || typeof state.sender !== "string" || !Array.isArray(state.messages)) {
-      return {sender: newSenderId(), messages: [], open: false};
+      return {sender: newSenderId(), messages: [], open: false, language: config.language};
     }
     return {
       sender: state.sender,
       messages: state.messages.map(cleanMessage).filter(Boolean).slice(-TRANSCRIPT_LIMIT),
-      open: state.open === true
+      open: state.open === true,
+      // Saved before the widget was bilingual: the configured language.
+      language: STRINGS.hasOwnProperty(state.language) ? state.language : config.language
     };
   }
 
   var state = loadState();
+  var t = STRINGS[state.language];
   function saveState() {
     state.messages = state.messages.slice(-TRANSCRIPT_LIMIT);
     storageSet(storageKey, JSON.stringify(state));
@@ -160,6 +208,23 @@
     var node = document.createElement(tag);
     if (attrs) Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
     if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // Wording that follows the UI language: data-tc-text names the key of the node's text,
+  // data-tc-label of its aria-label, data-tc-tip of its title, data-tc-placeholder of its
+  // placeholder. applyLanguage() fills them all.
+  var LOCALIZED = [
+    ["data-tc-text", function (node, value) { node.textContent = value; }],
+    ["data-tc-label", function (node, value) { node.setAttribute("aria-label", value); }],
+    ["data-tc-tip", function (node, value) { node.setAttribute("title", value); }],
+    ["data-tc-placeholder", function (node, value) { node.setAttribute("placeholder", value); }]
+  ];
+  function localize(node) {
+    LOCALIZED.forEach(function (entry) {
+      var key = node.getAttribute(entry[0]);
+      if (key && typeof t[key] === "string") entry[1](node, t[key]);
+    });
     return node;
   }
 
@@ -191,55 +256,61 @@
   stylesheet.addEventListener("error", function () { host.style.display = ""; });
   root.appendChild(stylesheet);
 
-  var box = el("div", {"class": "tc", lang: config.language === "zh" ? "zh" : "en"});
+  var box = el("div", {"class": "tc"});
   root.appendChild(box);
 
   var launcher = el("button", {type: "button", "class": "tc-launcher", "aria-expanded": "false",
     "aria-controls": "tc-panel", "aria-haspopup": "dialog"});
   launcher.appendChild(icon(ICON_CHAT));
-  launcher.appendChild(el("span", {"class": "tc-launcher-text"}, t.launcher));
+  launcher.appendChild(el("span", {"class": "tc-launcher-text", "data-tc-text": "launcher"}));
 
   var panel = el("div", {id: "tc-panel", "class": "tc-panel", role: "dialog",
     "aria-labelledby": "tc-title", hidden: ""});
 
   var header = el("div", {"class": "tc-header"});
   var heading = el("div", {"class": "tc-heading"});
-  heading.appendChild(el("h2", {id: "tc-title", "class": "tc-title"}, title));
-  heading.appendChild(el("p", {"class": "tc-subtitle"}, t.subtitle));
+  var titleNode = el("h2", {id: "tc-title", "class": "tc-title"});
+  heading.appendChild(titleNode);
+  heading.appendChild(el("p", {"class": "tc-subtitle", "data-tc-text": "subtitle"}));
+  var languageButton = el("button", {type: "button", "class": "tc-header-button tc-language"});
+  var languageText = el("span", {"class": "tc-language-text"});
+  languageButton.appendChild(languageText);
   var restartButton = el("button", {type: "button", "class": "tc-header-button",
-    "aria-label": t.restart, title: t.restart});
+    "data-tc-label": "restart", "data-tc-tip": "restart"});
   restartButton.appendChild(icon(ICON_RESTART));
-  restartButton.appendChild(el("span", {"class": "tc-header-button-text", "aria-hidden": "true"},
-    t.restartShort));
+  restartButton.appendChild(el("span", {"class": "tc-header-button-text", "aria-hidden": "true",
+    "data-tc-text": "restartShort"}));
   var closeButton = el("button", {type: "button", "class": "tc-header-button tc-close",
-    "aria-label": t.close, title: t.close});
+    "data-tc-label": "close", "data-tc-tip": "close"});
   closeButton.appendChild(icon(ICON_CLOSE));
   header.appendChild(heading);
+  header.appendChild(languageButton);
   header.appendChild(restartButton);
   header.appendChild(closeButton);
 
-  var scroller = el("div", {"class": "tc-scroll", tabindex: "0", "aria-label": t.log});
+  var scroller = el("div", {"class": "tc-scroll", tabindex: "0", "data-tc-label": "log"});
   var log = el("div", {"class": "tc-log", role: "log", "aria-live": "polite",
-    "aria-relevant": "additions", "aria-label": t.log});
+    "aria-relevant": "additions", "data-tc-label": "log"});
   var typing = el("div", {"class": "tc-typing", role: "status", hidden: ""});
-  typing.appendChild(el("span", {"class": "tc-visually-hidden"}, t.typing));
+  typing.appendChild(el("span", {"class": "tc-visually-hidden", "data-tc-text": "typing"}));
   for (var i = 0; i < 3; i++) typing.appendChild(el("span", {"class": "tc-dot", "aria-hidden": "true"}));
   scroller.appendChild(log);
   scroller.appendChild(typing);
 
   var form = el("form", {"class": "tc-form", novalidate: ""});
-  var inputLabel = el("label", {"for": "tc-input", "class": "tc-visually-hidden"}, t.inputLabel);
+  var inputLabel = el("label", {"for": "tc-input", "class": "tc-visually-hidden",
+    "data-tc-text": "inputLabel"});
   var input = el("textarea", {id: "tc-input", "class": "tc-input", rows: "1",
-    maxlength: String(MAX_LENGTH), placeholder: t.placeholder, "aria-describedby": "tc-note",
-    autocomplete: "off", enterkeyhint: "send"});
-  var sendButton = el("button", {type: "submit", "class": "tc-send", "aria-label": t.send,
-    title: t.send});
+    maxlength: String(MAX_LENGTH), "data-tc-placeholder": "placeholder",
+    "aria-describedby": "tc-note", autocomplete: "off", enterkeyhint: "send"});
+  var sendButton = el("button", {type: "submit", "class": "tc-send", "data-tc-label": "send",
+    "data-tc-tip": "send"});
   sendButton.appendChild(icon(ICON_SEND));
   var row = el("div", {"class": "tc-input-row"});
   row.appendChild(inputLabel);
   row.appendChild(input);
   row.appendChild(sendButton);
-  var note = el("p", {id: "tc-note", "class": "tc-note"}, t.limit);
+  var note = el("p", {id: "tc-note", "class": "tc-note"});
   form.appendChild(row);
   form.appendChild(note);
 
@@ -250,6 +321,36 @@
   box.appendChild(launcher);
 
   applyColor(config.primary);
+  applyLanguage();
+
+  // ---- language -----------------------------------------------------------------------------
+
+  // Puts all of the widget's own wording in the conversation's language, in place.
+  function applyLanguage() {
+    var language = state.language;
+    t = STRINGS[language];
+    box.setAttribute("lang", LANG_TAGS[language]);
+    titleNode.textContent = titleIn(language);
+    LOCALIZED.forEach(function (entry) {
+      Array.prototype.forEach.call(root.querySelectorAll("[" + entry[0] + "]"), localize);
+    });
+    Array.prototype.forEach.call(log.querySelectorAll(".tc-who"), function (who) {
+      who.setAttribute("lang", LANG_TAGS[language]);
+    });
+    var other = language === "zh" ? "en" : "zh";
+    languageText.textContent = SWITCH[other].label;
+    languageButton.setAttribute("lang", LANG_TAGS[other]);
+    languageButton.setAttribute("aria-label", SWITCH[other].aria);
+    languageButton.setAttribute("title", SWITCH[other].aria);
+    updateNote();
+  }
+
+  function setLanguage(language) {
+    if (!STRINGS.hasOwnProperty(language) || language === state.language) return;
+    state.language = language;
+    saveState();
+    applyLanguage();
+  }
 
   // ---- colors -------------------------------------------------------------------------------
 
@@ -278,13 +379,23 @@
 
   // ---- rendering ----------------------------------------------------------------------------
 
+  // A bubble whose language is clear gets its own lang, so screen readers and fonts follow
+  // the text rather than the UI.
+  function textBubble(text) {
+    var bubble = el("div", {"class": "tc-bubble"});
+    var language = detectLanguage(text);
+    if (language) bubble.setAttribute("lang", LANG_TAGS[language]);
+    return bubble;
+  }
+
   function renderMessage(message) {
     var item = el("div", {"class": "tc-msg tc-msg--" + message.role});
     if (message.text) {
-      var bubble = el("div", {"class": "tc-bubble"});
-      bubble.appendChild(el("span", {"class": "tc-visually-hidden"},
-        message.role === "user" ? t.you + " " : t.bot + " "));
-      bubble.appendChild(document.createTextNode(message.text));
+      var bubble = textBubble(message.text);
+      // "You said:" is in the UI language, whatever the message's.
+      bubble.appendChild(localize(el("span", {"class": "tc-visually-hidden tc-who",
+        "data-tc-text": message.role === "user" ? "you" : "bot", lang: LANG_TAGS[state.language]})));
+      bubble.appendChild(document.createTextNode(" " + message.text));
       item.appendChild(bubble);
     }
     log.appendChild(item);
@@ -293,9 +404,12 @@
 
   function renderButtons(item, buttons) {
     if (!buttons || !buttons.length) return;
-    var group = el("div", {"class": "tc-buttons", role: "group", "aria-label": t.suggestions});
+    var group = localize(el("div", {"class": "tc-buttons", role: "group",
+      "data-tc-label": "suggestions"}));
     buttons.forEach(function (b) {
       var button = el("button", {type: "button", "class": "tc-chip"}, b.title);
+      var language = detectLanguage(b.title);
+      if (language) button.setAttribute("lang", LANG_TAGS[language]);
       button.addEventListener("click", function () {
         sendUserMessage(b.title, b.payload);
         input.focus();
@@ -309,11 +423,22 @@
     Array.prototype.forEach.call(log.querySelectorAll(".tc-buttons"), function (g) { g.remove(); });
   }
 
-  function renderError(retry) {
+  // failure: {status, message} from post(). The server's own message (already in the
+  // conversation's language) is shown as is; otherwise a generic one in the UI language, which
+  // follows a later language switch.
+  function renderError(failure, retry) {
     var item = el("div", {"class": "tc-msg tc-msg--error"});
-    var bubble = el("div", {"class": "tc-bubble"}, t.error);
+    var bubble;
+    if (failure.message) {
+      bubble = textBubble(failure.message);
+      bubble.textContent = failure.message;
+    } else {
+      bubble = localize(el("div", {"class": "tc-bubble", "data-tc-text":
+        failure.status === 429 ? "tooMany" : failure.status ? "unavailable" : "error"}));
+    }
     item.appendChild(bubble);
-    var again = el("button", {type: "button", "class": "tc-chip tc-retry"}, t.retry);
+    var again = localize(el("button", {type: "button", "class": "tc-chip tc-retry",
+      "data-tc-text": "retry"}));
     again.addEventListener("click", function () {
       item.remove();
       retry();
@@ -356,6 +481,20 @@
     if (on) scroller.scrollTop = scroller.scrollHeight;
   }
 
+  // The `message` of an error's JSON body, if it is one meant for patients: a short plain
+  // string. Framework error bodies (Sanic's {"description", "status", "message"}, with
+  // "exceptions" in debug mode), markup and stack traces are never shown.
+  function serverMessage(body) {
+    if (!body || typeof body !== "object" || Array.isArray(body)) return "";
+    if (typeof body.message !== "string" || "description" in body || "exceptions" in body) return "";
+    var text = body.message.trim();
+    if (!text || text.length > 500 || /<[a-z!\/?]/i.test(text) ||
+        /Traceback \(most recent call last\)|File "[^"]*", line \d|\n\s+at \S/.test(text)) return "";
+    return text;
+  }
+
+  // Resolves with the replies; rejects with {status, message}: status 0 when the server could
+  // not be reached (or took too long), message only when the server sent one for patients.
   function post(message) {
     var controller = window.AbortController ? new AbortController() : null;
     var timer = controller && setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS);
@@ -364,19 +503,24 @@
       mode: "cors",
       credentials: "omit",
       headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({sender: state.sender, message: message}),
+      body: JSON.stringify({sender: state.sender, message: message,
+        metadata: {language: state.language}}),
       signal: controller ? controller.signal : undefined
     }).then(function (response) {
-      if (!response.ok) throw new Error("HTTP " + response.status);
-      return response.json();
-    }).then(function (replies) {
-      if (!Array.isArray(replies)) throw new Error("unexpected reply");
-      return replies;
+      var status = response.status;
+      return response.json().then(null, function () { return null; }).then(function (body) {
+        if (!response.ok) throw {status: status, message: serverMessage(body)};
+        if (!Array.isArray(body)) throw {status: status, message: ""};
+        return body;
+      });
+    }, function () {
+      throw {status: 0, message: ""};
     }).finally(function () { if (timer) clearTimeout(timer); });
   }
 
   function showReplies(replies) {
     var first = null;
+    var language = "";
     replies.forEach(function (reply) {
       if (!reply) return;
       var text = typeof reply.text === "string" ? reply.text : "";
@@ -387,8 +531,11 @@
       var item = renderMessage(message);
       renderButtons(item, buttons);
       first = first || item;
+      language = detectLanguage(text) || language;
     });
     saveState();
+    // The UI follows the conversation's language (the last reply that shows one).
+    if (language) setLanguage(language);
     if (first) scrollToShow(first);
   }
 
@@ -400,8 +547,8 @@
       if (mine !== generation) return;
       return post(message).then(function (replies) {
         if (mine === generation) showReplies(replies);
-      }, function () {
-        if (mine === generation) renderError(function () { deliver(message); });
+      }, function (failure) {
+        if (mine === generation) renderError(failure || {}, function () { deliver(message); });
       });
     }).then(function () {
       pending--;
@@ -409,6 +556,7 @@
     });
   }
 
+  // text: what the transcript shows; payload: what the server gets, if different.
   function sendUserMessage(text, payload) {
     text = String(text).slice(0, MAX_LENGTH);
     if (!text.trim()) return;
@@ -419,6 +567,13 @@
     saveState();
     scrollToShow(renderMessage(message));
     deliver(payload || text);
+  }
+
+  function switchLanguage() {
+    var language = state.language === "zh" ? "en" : "zh";
+    var label = SWITCH[language].label;
+    setLanguage(language);
+    sendUserMessage(label, '/switch_language{"language": "' + language + '"}');
   }
 
   // ---- open, close, restart ------------------------------------------------------------------
@@ -451,9 +606,10 @@
     if (hadFocus) launcher.focus();
   }
 
+  // A new conversation keeps the language the patient was using.
   function restart() {
     generation++;
-    state = {sender: newSenderId(), messages: [], open: !panel.hidden};
+    state = {sender: newSenderId(), messages: [], open: !panel.hidden, language: state.language};
     saveState();
     renderAll();
     input.value = "";
@@ -494,6 +650,7 @@
   launcher.addEventListener("click", function () { open(true); });
   closeButton.addEventListener("click", function () { close(); });
   restartButton.addEventListener("click", restart);
+  languageButton.addEventListener("click", switchLanguage);
 
   var phone = window.matchMedia ? window.matchMedia("(max-width: 480px)") : null;
   panel.addEventListener("keydown", function (event) {
@@ -526,6 +683,7 @@
     var wasOpen = !panel.hidden;
     state = loadState();
     state.open = wasOpen;
+    applyLanguage();
     renderAll();
   });
 
