@@ -10,7 +10,6 @@ run them (test_generated.py, which needs no Docker, runs there).
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import secrets
 import socket
@@ -18,16 +17,15 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import ModuleType
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional
 
 import pytest
 
 from bot.config import ROOT
 from bot.rasa_ext.channels import guard
+from tests.support.rest import post
 
 TOOLS = ROOT / "deploy" / "tools"
 
@@ -166,23 +164,8 @@ def node2(built_images) -> Node2:
 # -- talking to the assistant -----------------------------------------------------------------
 
 
-def post(port: int, sender: str, text: str, timeout: float = 60) -> Tuple[int, List[Dict]]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/webhooks/rest/webhook",
-        data=json.dumps({"sender": sender, "message": text}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, []
-    except OSError:
-        return 0, []
-
-
 def say(port: int, sender: str, text: str) -> str:
-    status, replies = post(port, sender, text)
+    status, replies = post(port, sender, text, timeout=60)
     assert status == 200, (status, text)
     return "\n".join(r.get("text", "") for r in replies)
 
@@ -190,27 +173,6 @@ def say(port: int, sender: str, text: str) -> str:
 def conversation_id(sender: str, secret: str) -> str:
     """The tracker's id of a REST sender (the channel keys conversations by an HMAC of it)."""
     return guard.conversation_id("rest", sender, secret)
-
-
-def user_texts(events: List[Dict]) -> List[str]:
-    return [e.get("text") for e in events if e.get("event") == "user"]
-
-
-def check_conversation(events: List[Dict], expected: List[str]) -> None:
-    """Every user message is followed by its own bot turn (ending in action_listen) before the
-    next user message; the user messages are exactly the ones sent."""
-    assert sorted(user_texts(events)) == sorted(expected), user_texts(events)
-    turns: List[List[Dict]] = []
-    for event in events:
-        if event.get("event") == "user":
-            turns.append([])
-        elif turns:
-            turns[-1].append(event)
-    assert len(turns) == len(expected)
-    for turn in turns:
-        names = [e.get("name") for e in turn if e.get("event") == "action"]
-        assert names and names[-1] == "action_listen", names
-        assert any(e.get("event") == "bot" for e in turn), turn
 
 
 def wait_for(predicate, seconds: float, what: str, every: float = 1.0):

@@ -29,29 +29,20 @@ from bot.config import ROOT
 from tests.deploy.conftest import (
     COMPOSE,
     PHONE,
-    check_conversation,
     conversation_id,
     free_port,
     gateway_without_limits,
-    post,
     run,
     say,
     timed,
-    user_texts,
     wait_for,
     write_env_file,
 )
+from tests.support.rest import QUESTIONS, check_conversation, post
+from tests.support.stack import user_texts
 
 pytestmark = pytest.mark.deploy
 PROJECT = "trialbot-compose-test"
-QUESTIONS = [
-    "hello",
-    "what is the phone number?",
-    "is the study recruiting?",
-    "who runs this study?",
-    "where is the study done?",
-    "thanks, bye",
-]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -295,12 +286,12 @@ def test_a_killed_rasa_replica_the_other_serves_and_every_conversation_continues
     )
     retried = set()
     for sender in senders:
-        status, replies = post(stack.port, sender, "what is the phone number?")
+        status, replies = post(stack.port, sender, "what is the phone number?", timeout=60)
         started = time.monotonic()
         while status == 503 and time.monotonic() - started < 120:
             retried.add(sender)
             time.sleep(5)
-            status, replies = post(stack.port, sender, "what is the phone number?")
+            status, replies = post(stack.port, sender, "what is the phone number?", timeout=60)
         assert status == 200 and PHONE in json.dumps(replies), (sender, status)
         sent[sender].append("what is the phone number?")
     assert retried <= interrupted, (retried, interrupted)

@@ -19,7 +19,6 @@ from bot.config import ROOT
 from tests.deploy.conftest import (
     DEPLOY_VENV,
     PHONE,
-    check_conversation,
     conversation_id,
     engines,
     free_port,
@@ -29,6 +28,7 @@ from tests.deploy.conftest import (
     wait_for,
     write_env_file,
 )
+from tests.support.rest import check_conversation, post
 
 pytestmark = pytest.mark.deploy
 STACK = "trialbot-swarm-test"
@@ -198,9 +198,9 @@ def converged(engine: engines.Engine) -> bool:
 
 
 def answers(port: int) -> bool:
-    from tests.deploy.conftest import post
-
-    status, replies = post(port, f"probe-{uuid.uuid4().hex[:6]}", "what is the phone number?")
+    status, replies = post(
+        port, f"probe-{uuid.uuid4().hex[:6]}", "what is the phone number?", timeout=60
+    )
     return status == 200 and PHONE in json.dumps(replies)
 
 

@@ -11,11 +11,9 @@ import json
 import os
 import signal
 import time
-import urllib.error
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 import pytest
 
@@ -25,6 +23,7 @@ from bot.ops import prod
 from bot.ops.stack import stack_env
 from bot.rasa_ext.channels.guard import conversation_id
 from tests.support.databases import POSTGRES, drop_postgres_database, fresh_postgres_database
+from tests.support.rest import QUESTIONS, check_conversation, post
 from tests.support.stack import Stack, free_port, tracker_events, user_texts
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -41,16 +40,6 @@ SECRET = uuid.uuid4().hex  # CONVERSATION_ID_SECRET of the replicas
 def stored(tracker_url: str, sender: str) -> List[Dict]:
     """The events of a REST sender's conversation (stored under the server's id)."""
     return tracker_events(tracker_url, conversation_id("rest", sender, SECRET))
-
-
-QUESTIONS = [
-    "hello",
-    "what is the phone number?",
-    "is the study recruiting?",
-    "who runs this study?",
-    "where is the study done?",
-    "thanks, bye",
-]
 
 
 @pytest.fixture(scope="module")
@@ -98,39 +87,6 @@ def profile(tmp_path_factory):
     dispose_all()
     drop_postgres_database(trials_url)
     drop_postgres_database(tracker_url)
-
-
-def post(port: int, sender: str, text: str, timeout: float = 120) -> Tuple[int, List[Dict]]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/webhooks/rest/webhook",
-        data=json.dumps({"sender": sender, "message": text}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, []
-    except OSError:
-        return 0, []
-
-
-def check_conversation(events: List[Dict], expected_texts: List[str]) -> None:
-    """Every user message is followed by its own bot turn (ending in action_listen) before the
-    next user message; the user messages are exactly the ones sent."""
-    texts = user_texts(events)
-    assert sorted(texts) == sorted(expected_texts), texts
-    turns: List[List[Dict]] = []
-    for event in events:
-        if event.get("event") == "user":
-            turns.append([])
-        elif turns:
-            turns[-1].append(event)
-    assert len(turns) == len(expected_texts)
-    for turn in turns:
-        names = [e.get("name") for e in turn if e.get("event") == "action"]
-        assert names and names[-1] == "action_listen", names
-        assert any(e.get("event") == "bot" for e in turn), turn
 
 
 def test_fifty_senders_concurrent_messages_over_both_replicas(profile):
