@@ -200,13 +200,16 @@ def gateway_without_limits(folder: Path) -> Path:
 
 
 def write_env_file(path: Path, **extra: str) -> Dict[str, str]:
-    """A deploy/.env for a test stack: fresh secrets; per-address rate limits off, since every
-    test sender comes from this one host; a shorter lock lifetime."""
+    """A deploy/.env for a test stack: fresh secrets; rate limits off, since every test sender
+    comes from this one host and the load tests' senders talk far faster than a person (the
+    limits have their own tests: tests/rasa_ext/channels, the Swarm test); a shorter lock
+    lifetime."""
     values = {
         "POSTGRES_PASSWORD": secrets.token_hex(16),
         "STAFF_SESSION_KEY": fernet_key(),
         "CONVERSATION_ID_SECRET": secrets.token_hex(32),
         "RATE_LIMIT_PER_ADDRESS": "0",
+        "RATE_LIMIT_PER_CONVERSATION": "0",
         # Rasa's lock lifetime (60 s by default): how long a conversation whose message died
         # with a replica stays locked. Shorter here, so the kill test waits less.
         "TICKET_LOCK_LIFETIME": "20",
