@@ -7,17 +7,16 @@ criterion the file no longer lists leaves future screenings.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Literal, Optional
 
-from pydantic import BaseModel, ValidationError, root_validator
+from pydantic import BaseModel, root_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.trial import models
-from bot.trial.importer import REGISTRY_SOURCE, ImportFailed, field_path, order_criteria
+from bot.trial.importer import REGISTRY_SOURCE, ImportFailed, order_criteria, read_json_file
 
 
 class CriterionIn(BaseModel):
@@ -73,17 +72,7 @@ def sync_criteria(session: Session, path: Path) -> CriteriaLoaded:
     longer lists are removed from future screenings (answers already given keep their key and
     question, see bot.screening.models). Criteria of other sources (the registry's age and sex
     limits) are left alone."""
-    try:
-        parsed = CriteriaFile.parse_obj(json.loads(Path(path).read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise ImportFailed(f"{path}: no such file")
-    except json.JSONDecodeError as error:
-        raise ImportFailed(f"{path}: not valid JSON ({error})")
-    except ValidationError as error:
-        raise ImportFailed(
-            f"{path}: invalid criteria file\n  "
-            + "\n  ".join(f"{field_path('', e['loc'])}: {e['msg']}" for e in error.errors())
-        )
+    parsed = read_json_file(path, CriteriaFile, "criteria file")
     keys = [item.key for item in parsed.criteria]
     if len(set(keys)) != len(keys):
         twice = sorted({k for k in keys if keys.count(k) > 1})

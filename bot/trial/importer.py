@@ -14,9 +14,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, cast
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type, TypeVar, cast
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,25 @@ def field_path(prefix: str, loc: Iterable) -> str:
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
     return path
+
+
+Parsed = TypeVar("Parsed", bound=BaseModel)
+
+
+def read_json_file(path: Path, model: Type[Parsed], what: str) -> Parsed:
+    """A JSON file of ours (criteria, translations) validated by `model`; ImportFailed names
+    the file and, for an invalid one (`what`: "criteria file"), every bad field."""
+    try:
+        return model.parse_obj(json.loads(Path(path).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise ImportFailed(f"{path}: no such file")
+    except json.JSONDecodeError as error:
+        raise ImportFailed(f"{path}: not valid JSON ({error})")
+    except ValidationError as error:
+        raise ImportFailed(
+            f"{path}: invalid {what}\n  "
+            + "\n  ".join(f"{field_path('', e['loc'])}: {e['msg']}" for e in error.errors())
+        )
 
 
 def parse_records(data: object, source: str = "input") -> List[StudyRecord]:

@@ -8,17 +8,16 @@ same file again writes nothing); a field not in the file is shown in English.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Dict
 
-from pydantic import BaseModel, ValidationError, validator
+from pydantic import BaseModel, validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.trial import models
-from bot.trial.importer import ImportFailed, field_path
+from bot.trial.importer import ImportFailed, read_json_file
 
 FIELD = re.compile(
     r"^(brief_title|official_title|brief_summary|aim|lead_sponsor|conditions"
@@ -50,17 +49,7 @@ class TranslationFile(BaseModel):
 
 def load_translations(session: Session, path: Path) -> int:
     """Replace a study's translations in one language by the file's; returns how many."""
-    try:
-        parsed = TranslationFile.parse_obj(json.loads(Path(path).read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise ImportFailed(f"{path}: no such file")
-    except json.JSONDecodeError as error:
-        raise ImportFailed(f"{path}: not valid JSON ({error})")
-    except ValidationError as error:
-        raise ImportFailed(
-            f"{path}: invalid translation file\n  "
-            + "\n  ".join(f"{field_path('', e['loc'])}: {e['msg']}" for e in error.errors())
-        )
+    parsed = read_json_file(path, TranslationFile, "translation file")
     study_id = session.scalars(
         select(models.Study.id).where(models.Study.nct_id == parsed.nctId)
     ).one_or_none()
