@@ -9,7 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from bot.config import ROOT
 
@@ -18,7 +18,6 @@ pytestmark = pytest.mark.browser
 PHONE = "0086-18991232095"
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 SHADOW = "document.getElementById('trialchat-root').shadowRoot"
 
 
@@ -31,17 +30,6 @@ def stack(live_stack):
 def web_url(stack):
     """`python -m bot web` with RASA_URL pointing at the live Rasa server."""
     return stack.start_web("web-widget") + "/"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
 
 
 class Page:

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 from aiohttp import web
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from bot.config import ROOT, Settings
 from bot.web.app import create_app
@@ -25,7 +25,6 @@ from bot.web.app import create_app
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 SHADOW = "document.getElementById('trialchat-root').shadowRoot"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -153,17 +152,6 @@ def rasa(servers):
     servers.rasa.requests.clear()
     servers.rasa.failures.clear()
     return servers.rasa
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
 
 
 class Widget:

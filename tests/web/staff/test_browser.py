@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 from cryptography.fernet import Fernet
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from bot.config import ROOT
 from bot.console.indexer import index_events
@@ -21,7 +21,6 @@ pytestmark = pytest.mark.browser
 XSS = "<script>window.__xss=1</script><b>bold</b>"
 PASSWORD = "monday morning coffee"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -62,17 +61,6 @@ def web_url(stack):
     return stack.start_web(
         "web-staff", STAFF_SESSION_KEY=Fernet.generate_key().decode(), STAFF_INDEX_SECONDS="1"
     )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
 
 
 def test_a_coordinator_reviews_a_conversation(stack, sender, coordinator, web_url, browser):
