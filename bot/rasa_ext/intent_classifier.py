@@ -2,10 +2,10 @@
 
 Why not DIET for intents: with a few thousand examples and no pretrained language model (none
 may be downloaded), DIET reached 0.95 weighted F1 in 5-fold cross-validation on the English
-data; this classifier reaches about 0.97 on the same folds and trains in seconds (a CRF
-extracts the entities, config.yml). Probabilities come from sigmoid calibration, so the
-FallbackClassifier's threshold keeps its meaning (a low top probability is a message the model
-is unsure of).
+data of the time; this classifier reached about 0.97 on the same folds and trains in seconds
+(a CRF extracts the entities, config.yml; today's figures are in the README). Probabilities
+come from sigmoid calibration, so the FallbackClassifier's threshold keeps its meaning (a low
+top probability is a message the model is unsure of).
 
 Words are the tokenizer's lemmas (bot.rasa_ext.tokenizer: jieba for Chinese, Traditional read
 as Simplified), so Chinese, which has no spaces, gets word features too; character n-grams
