@@ -1,5 +1,5 @@
 """A process supervisor: starts services in order, each healthy before the next, and stops
-them all in reverse; `run_foreground` keeps them in the foreground until Ctrl-C."""
+them all in reverse; `run_foreground` keeps them in the foreground until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -89,9 +89,17 @@ class Supervisor:
             self.stop(name, signal.SIGQUIT if name.startswith("nginx") else signal.SIGINT)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_foreground(supervisor: Supervisor, start: Callable[[], str]) -> int:
     """`start()` starts the services and returns what to tell the user; then wait in the
     foreground until Ctrl-C (0) or until one of them dies (1). Everything is stopped after."""
+    # `kill`, a service manager's stop and a closed terminal end it like Ctrl-C: otherwise the
+    # services outlive it and the next start finds their ports taken.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     try:
         print(start() + "\nCtrl-C stops everything.", flush=True)
         while all(p.poll() is None for p in supervisor.processes.values()):
